@@ -1,0 +1,141 @@
+"""The harness's error types.
+
+Every failure the harness reports to a user is a :class:`HarnessError`. The CLI catches
+this one base class in one place and prints :meth:`HarnessError.explain` instead of a
+traceback; anything else escaping is a bug.
+
+Subclasses say which step failed. Each module adds its own subclasses here so that a
+caller can catch a whole family (``except CompositionError``) without importing the
+module that raises it.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error the harness reports to its user.
+
+    ``message`` says what went wrong, naming the file, instance or interface involved;
+    ``hint`` (optional) says what the user can do about it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def explain(self) -> str:
+        """Return the text the CLI prints for this error (no traceback)."""
+        text = f"error: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class WasmFormatError(HarnessError, ValueError):
+    """Bytes that are not a well-formed WebAssembly module or component.
+
+    Raised for a bad preamble, a truncated or overlong LEB128, a section running past
+    the end, an unknown section id, or bytes left over where none may be.
+    ``offset`` is the byte offset in the input where the problem was found.
+    """
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        where = f" (at byte offset {offset})" if offset is not None else ""
+        super().__init__(message + where)
+        self.offset = offset
+
+
+class GraphError(HarnessError):
+    """A composition graph file that is malformed or inconsistent.
+
+    Unknown or missing keys, wrong value types, references to unknown nodes or
+    instances, duplicate names.
+    """
+
+
+class CompositionError(HarnessError):
+    """Base of the errors raised while composing a graph of components."""
+
+
+class ComponentFileError(CompositionError):
+    """A component file named by the graph is missing, unreadable or malformed."""
+
+
+class UnsatisfiedImportError(CompositionError):
+    """An import the graph requires to be wired internally that no instance satisfies."""
+
+
+class MissingExportError(CompositionError):
+    """A wiring or outer export names an export the instance does not have."""
+
+
+class MissingImportError(CompositionError):
+    """A wiring names an import the instance does not have."""
+
+
+class ConflictingImportError(CompositionError):
+    """Two instances leave an import of one name open but declare different types for it,
+    so they cannot share one import of the composed component."""
+
+
+class DependencyCycleError(CompositionError):
+    """The instances depend on each other in a cycle, so none can be instantiated first."""
+
+
+class CompositionTypeError(CompositionError):
+    """The composed component does not validate: an export does not fit the import it
+    was wired to (the message carries wasmtime's explanation)."""
+
+
+class UnsupportedTypeError(CompositionError):
+    """An import whose type the composer cannot re-declare (e.g. a module or component
+    import)."""
+
+
+class TraceabilityDataError(HarnessError):
+    """Traceability data that cannot be read: a missing directory, bad YAML, a duplicate
+    mapping key, or a file that is not an ``artifacts`` list of mappings (the CLI exits 2).
+    ``path`` names the file or directory, ``reason`` what is wrong with it."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"cannot read traceability data {path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class LedgerError(HarnessError):
+    """Base of the evidence ledger's errors."""
+
+
+class LedgerReadError(LedgerError):
+    """The ledger file cannot be read at all (missing, permissions, I/O)."""
+
+
+class LedgerLockedError(LedgerError):
+    """Another writer holds the ledger's lock file."""
+
+
+class LedgerRecordError(LedgerError):
+    """The fields given for a new evidence record do not make a valid record."""
+
+
+class LedgerWriteError(LedgerError):
+    """An evidence record could not be written in full."""
+
+
+class LedgerCorruptError(LedgerError):
+    """The ledger fails verification, so it must not be extended or trusted.
+    ``first_bad`` is the 0-based index of the first bad record, ``check`` the failed step."""
+
+    def __init__(self, message: str, *, first_bad: int | None, check: str | None) -> None:
+        super().__init__(message)
+        self.first_bad = first_bad
+        self.check = check
+
+
+class ReportError(HarnessError):
+    """A report cannot be rendered: an unknown format, or no evidence to render."""

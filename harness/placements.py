@@ -1,0 +1,222 @@
+"""Where the core runs for one handshake: natively, or one core component per role.
+
+Each ``run_*`` function builds the two roles on the same host seams (seeded or OS
+entropy, a virtual or real clock, the in-memory loopback with its packet trace), drives
+the handshake, proves the secure session, and returns a :class:`RunReport`. The
+composed graph has its own placement in :mod:`harness.composed_run`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import wasmtime.component as wc
+from matter_core import spake2p
+from matter_core.endpoint import CoreEndpoint
+from matter_core.errors import CoreError
+from matter_core.pase import EXCLUDED_PASSCODES, MAX_PASSCODE, validate_passcode
+
+from harness.driver import (
+    HandshakeOutcome,
+    HandshakeParams,
+    SecureSessionProofError,
+    drive_handshake,
+    prove_secure_session,
+)
+from harness.errors import HarnessError
+from harness.roles import ComponentRole, NativeRole, RoleHandle
+from harness.runtime import GuestCall, Limits, Runtime, link_seams
+from harness.seams import (
+    LoopbackLink,
+    MonotonicClock,
+    OsEntropy,
+    PacketRecord,
+    SeamCounters,
+    SeededEntropy,
+    VirtualClock,
+    transcript_digest,
+)
+
+DEFAULT_PASSCODE = 20202021
+DEFAULT_SALT = b"SPAKE2P Key Salt"
+DEFAULT_ITERATIONS = 1000
+ROLES = ("commissioner", "commissionee")
+
+
+class RunConfigError(HarnessError):
+    """Run parameters that the core would reject (bad passcode, salt or iterations)."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Parameters of one handshake run."""
+
+    seed: int | None = None
+    passcode: int = DEFAULT_PASSCODE
+    salt: bytes = DEFAULT_SALT
+    iterations: int = DEFAULT_ITERATIONS
+    wrong_passcode: bool = False
+    real_clock: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class RunReport:
+    """Everything one run measured."""
+
+    mode: str
+    config: RunConfig
+    outcome: HandshakeOutcome
+    seams: dict[str, SeamCounters]
+    trace: list[PacketRecord]
+    timings: dict[str, float] = field(default_factory=dict)
+    fuel: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    transport_stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """The handshake established and the secure session carried both probes."""
+        return self.outcome.established and self.error is None
+
+    @property
+    def transcript_hash(self) -> bytes:
+        """The transcript hash the two roles agree on."""
+        return self.outcome.transcript_hash
+
+    @property
+    def trace_digest(self) -> bytes:
+        """The host's own digest of every datagram it carried (same framing)."""
+        return transcript_digest(self.trace)
+
+
+def other_passcode(passcode: int) -> int:
+    """A valid passcode different from ``passcode`` (for the wrong-passcode run)."""
+    candidate = passcode
+    while True:
+        candidate = candidate % MAX_PASSCODE + 1
+        if candidate not in EXCLUDED_PASSCODES:
+            return candidate
+
+
+def handshake_params(config: RunConfig) -> HandshakeParams:
+    """The roles' inputs; the commissionee gets a verifier for another passcode if asked."""
+    try:
+        validate_passcode(config.passcode)
+        spake2p.validate_pbkdf_params(config.salt, config.iterations)
+        device_passcode = (
+            other_passcode(config.passcode) if config.wrong_passcode else config.passcode
+        )
+        verifier = spake2p.compute_verifier(device_passcode, config.salt, config.iterations)
+    except CoreError as exc:
+        raise RunConfigError(str(exc)) from exc
+    return HandshakeParams(config.passcode, config.salt, config.iterations, verifier)
+
+
+class Seams:
+    """The host seams of one run: a clock, one entropy stream per role, the loopback."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.counters = {role: SeamCounters() for role in ROLES}
+        self.clock: VirtualClock | MonotonicClock = (
+            MonotonicClock() if config.real_clock else VirtualClock()
+        )
+        self.link = LoopbackLink(clock=self.clock)
+        self.entropy = {
+            role: SeededEntropy(config.seed, role, self.counters[role])
+            if config.seed is not None
+            else OsEntropy(self.counters[role])
+            for role in ROLES
+        }
+        self.transports = {role: self.link.endpoint(role, self.counters[role]) for role in ROLES}
+        self.clocks = {role: _CountingClock(self.clock, self.counters[role]) for role in ROLES}
+
+
+class _CountingClock:
+    """A per-role view of the shared clock that counts that role's reads."""
+
+    def __init__(self, clock: VirtualClock | MonotonicClock, counters: SeamCounters) -> None:
+        self._clock = clock
+        self._counters = counters
+
+    def now_ms(self) -> int:
+        self._counters.clock_reads += 1
+        return self._clock.peek()
+
+
+def _finish(
+    mode: str,
+    config: RunConfig,
+    seams: Seams,
+    roles: tuple[RoleHandle, RoleHandle],
+    params: HandshakeParams,
+    timings: dict[str, float],
+) -> RunReport:
+    outcome = drive_handshake(roles[0], roles[1], seams.clock, params)
+    timings["handshake"] = outcome.seconds
+    report = RunReport(mode, config, outcome, seams.counters, seams.link.trace, timings)
+    if outcome.established:
+        try:
+            prove_secure_session(roles[0], roles[1], outcome, config.seed)
+            timings["secure_session"] = outcome.secure_seconds
+        except SecureSessionProofError as exc:
+            report.error = str(exc)
+    return report
+
+
+def run_native(config: RunConfig) -> RunReport:
+    """Both roles in this process, on the host seams."""
+    params = handshake_params(config)
+    seams = Seams(config)
+    roles = tuple(
+        NativeRole(
+            role, CoreEndpoint(seams.transports[role], seams.clocks[role], seams.entropy[role])
+        )
+        for role in ROLES
+    )
+    return _finish("native", config, seams, (roles[0], roles[1]), params, {})
+
+
+def instantiate_core(
+    runtime: Runtime,
+    component: wc.Component,
+    seams: Seams,
+    role: str,
+    limits: Limits,
+) -> GuestCall:
+    """One core instance for ``role``, linked to that role's host seams."""
+    linker = wc.Linker(runtime.engine)
+    link_seams(
+        linker,
+        transport=seams.transports[role],
+        clock=seams.clocks[role],
+        entropy=seams.entropy[role],
+    )
+    store = runtime.new_store(limits)
+    instance = linker.instantiate(store, component)
+    return GuestCall(store, instance, f"core component ({role})")
+
+
+def run_component(config: RunConfig, runtime: Runtime, core_path: Path) -> RunReport:
+    """Each role in its own instance of the core component, linked to host seams."""
+    params = handshake_params(config)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    component = runtime.load(core_path)
+    timings["compile"] = time.perf_counter() - started
+    seams = Seams(config)
+    started = time.perf_counter()
+    guests = {
+        role: instantiate_core(runtime, component, seams, role, config.limits) for role in ROLES
+    }
+    timings["instantiate"] = time.perf_counter() - started
+    fuel_before = {role: guests[role].store.get_fuel() for role in ROLES}
+    roles = (
+        ComponentRole("commissioner", guests["commissioner"]),
+        ComponentRole("commissionee", guests["commissionee"]),
+    )
+    report = _finish("component", config, seams, roles, params, timings)
+    report.fuel = {role: guests[role].fuel_consumed(fuel_before[role]) for role in ROLES}
+    return report
