@@ -18,6 +18,7 @@ import click
 
 from harness import __version__
 from harness.build import COMPONENTS, DEFAULT_BUILD_DIR, build_all
+from harness.composed_run import compose_cached, run_composed
 from harness.driver import describe_failure
 from harness.errors import HarnessError
 from harness.placements import (
@@ -135,8 +136,14 @@ def inspect(component: Path, as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the packet trace as JSON lines.",
 )
+@click.option(
+    "--graph",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Run across this composed graph (composed on the fly, cached by input digests).",
+)
 @build_dir_option
 def run(
+    graph: Path | None,
     seed: int | None,
     passcode: int,
     salt: bytes | None,
@@ -160,22 +167,74 @@ def run(
         real_clock=real_clock,
     )
     started = time.perf_counter()
+    if native and graph is not None:
+        raise click.UsageError("--native and --graph exclude each other")
     if native:
         report = run_native(config)
     else:
-        results = build_all(build_dir, names=["core"], progress=_progress)
+        names = ["core", "loopback"] if graph is not None else ["core"]
+        results = build_all(build_dir, names=names, progress=_progress)
         runtime = Runtime(build_dir / "cache")
         try:
-            report = run_component(config, runtime, results["core"].path)
+            if graph is not None:
+                artifact = compose_cached(graph, runtime, build_dir)
+                _progress(
+                    f"composed {graph} -> {artifact.path}"
+                    + (" (cached)" if artifact.cached else f" in {artifact.seconds:.2f} s")
+                )
+                report = run_composed(config, runtime, artifact.path)
+                report.timings["compose"] = artifact.seconds
+            else:
+                report = run_component(config, runtime, results["core"].path)
         finally:
             runtime.close()
-        report.timings["build"] = results["core"].seconds
+        report.timings["build"] = sum(r.seconds for r in results.values())
     report.timings["total"] = time.perf_counter() - started
     if trace_file is not None:
         _write_trace(trace_file, report)
     _print_report(report)
     if not report.ok:
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("graph_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the composed component.",
+)
+@click.option("--no-validate", is_flag=True, help="Skip loading the result with wasmtime (faster).")
+def compose(graph_file: Path, output: Path, no_validate: bool) -> None:
+    """Compose the components named by GRAPH_FILE (TOML) into one component."""
+    from harness.composer import compose as compose_graph
+    from harness.graph import load_graph
+
+    graph = load_graph(graph_file)
+    runtime = Runtime(DEFAULT_BUILD_DIR / "cache")
+    started = time.perf_counter()
+    try:
+        result = compose_graph(
+            graph,
+            engine=runtime.engine,
+            cache_dir=DEFAULT_BUILD_DIR / "cache" / "types",
+            validate=False,
+        )
+        compose_seconds = time.perf_counter() - started
+        if not no_validate:
+            _progress("validating the composed component with wasmtime ...")
+            runtime.load_bytes(result.component, name=str(output))
+    finally:
+        runtime.close()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(result.component)
+    click.echo(
+        f"wrote {output} ({len(result.component)} bytes, composed in {compose_seconds:.2f} s)"
+    )
+    click.echo("  imports: " + (", ".join(result.outer_imports) or "none"))
+    click.echo("  exports: " + ", ".join(result.outer_exports))
 
 
 def _write_trace(path: Path, report: RunReport) -> None:
@@ -242,3 +301,239 @@ def _progress(message: str) -> None:
 def main() -> None:
     """Entry point of the ``matter-harness`` script."""
     cli()
+
+
+DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
+
+
+@cli.command()
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_LEDGER,
+    show_default=True,
+    help="Append-only evidence ledger (JSON lines, hash-chained).",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the seeded runs.")
+@click.option(
+    "--min",
+    "min_claims",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Fail when fewer claims than this were verified (an empty run never passes).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the Markdown report of this run here.",
+)
+@click.option("--no-coverage", is_flag=True, help="Do not measure seam coverage (C6 is skipped).")
+@build_dir_option
+def gate(
+    ledger: Path,
+    seed: int,
+    min_claims: int,
+    report_file: Path | None,
+    no_coverage: bool,
+    build_dir: Path,
+) -> None:
+    """Run every claim's verifier, record evidence, exit non-zero if a gated claim fails.
+
+    Exit 0: every gated claim passed in this run. 1: a gated claim failed or errored, or
+    fewer than --min claims were verified. 2: usage or environment error.
+    """
+    from harness.gate import run_gate
+    from harness.reports import render_ledger
+    from harness.traceability import load_artifacts
+
+    result = run_gate(
+        ledger_path=ledger,
+        build_dir=build_dir,
+        seed=seed,
+        min_claims=min_claims,
+        measure_coverage=not no_coverage,
+        progress=_progress,
+    )
+    markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
+    click.echo(markdown)
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(markdown)
+    click.echo(result.summary)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_LEDGER,
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json", "junit", "rivet", "rivet-json"]),
+    default="md",
+    show_default=True,
+)
+@click.option("--run-id", default=None, help="Which gate run (default: the latest).")
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A previous ledger: show what changed since its latest run.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def report(
+    ledger: Path, fmt: str, run_id: str | None, previous: Path | None, output: Path | None
+) -> None:
+    """Render the evidence of one gate run as md, html, json, junit or rivet results."""
+    from harness.reports import render_ledger
+    from harness.traceability import load_artifacts
+
+    text = render_ledger(fmt, ledger, load_artifacts(None), run_id=run_id, previous_ledger=previous)
+    if output is None:
+        click.echo(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.group()
+def evidence() -> None:
+    """Work with evidence ledgers."""
+
+
+@evidence.command("verify")
+@click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path))
+def evidence_verify(ledger: Path) -> None:
+    """Check LEDGER's hash chain and record schema; name the first bad record."""
+    from harness.ledger import verify_ledger
+
+    result = verify_ledger(ledger)
+    click.echo(result.describe())
+    sys.exit(0 if result.ok else EXIT_FAILED)
+
+
+@cli.group()
+def trace() -> None:
+    """Work with the traceability data in traceability/."""
+
+
+@trace.command("validate")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Traceability directory [default: the project's traceability/].",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def trace_validate_command(directory: Path | None, fail_on: str, fmt: str) -> None:
+    """Check links, link types, coverage of requirements, verifiers, ids and statuses."""
+    from harness.gate import REGISTRY
+    from harness.traceability import trace_validate
+
+    code, text = trace_validate(directory, REGISTRY.keys(), fail_on=fail_on, fmt=fmt)
+    click.echo(text)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option(
+    "--role", type=click.Choice(["commissioner", "commissionee"]), required=True, help="PASE side."
+)
+@click.option("--listen", metavar="HOST:PORT", help="Commissionee: address to listen on.")
+@click.option("--connect", metavar="HOST:PORT", help="Commissioner: the device's address.")
+@click.option("--passcode", type=int, default=None, help="The setup passcode.")
+@click.option(
+    "--verifier", callback=_hex_bytes, default=None, help="Commissionee: w0||L in hex (97 bytes)."
+)
+@click.option("--salt", callback=_hex_bytes, default=None, help="Commissionee: PBKDF salt in hex.")
+@click.option("--iterations", type=int, default=None, help="Commissionee: PBKDF iterations.")
+@click.option("--seed", type=int, default=None, help="Deterministic entropy from this seed.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds.")
+@click.option(
+    "--expect-secured", is_flag=True, help="Commissionee: open the peer's first secured message."
+)
+@click.option("--send-secured", is_flag=True, help="Commissioner: seal one message afterwards.")
+@click.option("--native", is_flag=True, help="Run the core natively instead of as a component.")
+@click.option(
+    "--core",
+    "core_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Run this core component instead of building one.",
+)
+@click.option(
+    "--trace",
+    "trace_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the packet trace as JSON lines.",
+)
+@build_dir_option
+def peer(
+    role: str,
+    listen: str | None,
+    connect: str | None,
+    passcode: int | None,
+    verifier: bytes | None,
+    salt: bytes | None,
+    iterations: int | None,
+    seed: int | None,
+    timeout: float,
+    expect_secured: bool,
+    send_secured: bool,
+    native: bool,
+    core_path: Path | None,
+    trace_file: Path | None,
+    build_dir: Path,
+) -> None:
+    """Run one PASE role against a real Matter peer over UDP.
+
+    Prints PASE-RUNS-OK peer=ADDR transcript=HEX once the session is established;
+    exits 1 with the core's failure text when the handshake fails or times out.
+    """
+    from harness.peer import config_from_options, run_peer, summary_lines, write_trace
+    from harness.udp import format_endpoint
+
+    config = config_from_options(
+        role=role,
+        listen=listen,
+        connect=connect,
+        passcode=passcode,
+        verifier=verifier,
+        salt=salt,
+        iterations=iterations,
+        seed=seed,
+        timeout_s=timeout,
+        expect_secured=expect_secured,
+        send_secured=send_secured,
+        native=native,
+        core_path=core_path,
+        build_dir=build_dir,
+    )
+
+    def ready(local: tuple[str, int]) -> None:
+        target = format_endpoint(config.connect) if config.connect else "a controller"
+        click.echo(f"LISTENING {format_endpoint(local)} role={role} peer={target}")
+
+    result = run_peer(
+        config, on_ready=ready, emit=lambda line: click.echo(line), progress=_progress
+    )
+    if trace_file is not None:
+        write_trace(trace_file, result.trace)
+    if result.failure is not None:
+        click.echo(f"PASE-FAILED role={role} peer={result.peer_text}: {result.failure}", err=True)
+    for line in summary_lines(result):
+        click.echo(line)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)

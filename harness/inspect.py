@@ -111,3 +111,43 @@ def describe_component(path: Path) -> dict[str, Any]:
         "exports": {n: render_extern(e, engine) for n, e in ty.exports(engine).items()},
         "manifest": manifest,
     }
+
+
+def check_core_imports(component_path: Path) -> list[str]:
+    """What is wrong with the verified core's import list; empty when nothing is.
+
+    The core must import exactly the three host seams (transport, clock, entropy), each
+    as an instance, and nothing else: any other import, WASI above all, would hand the
+    core ambient authority the seams are meant to exclude. The import section is read
+    from the binary, without compiling, so the check is cheap enough for every gate.
+    """
+    # Imported here so that the rest of this module keeps its existing import block.
+    from harness import wasm_binary
+    from harness.errors import WasmFormatError
+    from harness.runtime import CLOCK, ENTROPY, TRANSPORT
+
+    seams = (TRANSPORT, CLOCK, ENTROPY)
+    try:
+        data = component_path.read_bytes()
+    except OSError as exc:
+        return [f"cannot read {component_path}: {exc.strerror}"]
+    try:
+        imports = wasm_binary.component_imports(data)
+    except WasmFormatError as exc:
+        return [f"{component_path} is not a readable component: {exc}"]
+    problems = []
+    seen: set[str] = set()
+    for entry in imports:
+        if entry.name in seen:
+            problems.append(f"imports {entry.name} more than once")
+            continue
+        seen.add(entry.name)
+        if entry.name not in seams:
+            why = " (ambient WASI authority)" if entry.name.startswith("wasi:") else ""
+            problems.append(
+                f"imports {entry.name}{why}, which is not one of the host seams {', '.join(seams)}"
+            )
+        elif entry.sort != "instance":
+            problems.append(f"imports {entry.name} as a {entry.sort}, not as an instance")
+    problems.extend(f"does not import the seam {name}" for name in seams if name not in seen)
+    return problems

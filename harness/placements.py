@@ -29,6 +29,8 @@ from harness.errors import HarnessError
 from harness.roles import ComponentRole, NativeRole, RoleHandle
 from harness.runtime import GuestCall, Limits, Runtime, link_seams
 from harness.seams import (
+    FaultyTransport,
+    LoopbackEndpoint,
     LoopbackLink,
     MonotonicClock,
     OsEntropy,
@@ -60,6 +62,9 @@ class RunConfig:
     wrong_passcode: bool = False
     real_clock: bool = False
     limits: Limits = field(default_factory=Limits)
+    fault: str | None = None
+    """Fault injected on the host loopback (negative runs): ``corrupt`` flips a byte of
+    the third datagram (Pake1) in flight, ``truncate`` cuts it in half."""
 
 
 @dataclass
@@ -75,6 +80,7 @@ class RunReport:
     fuel: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     transport_stats: dict[str, int] = field(default_factory=dict)
+    traffic_digest: bytes = b""
 
     @property
     def ok(self) -> bool:
@@ -124,14 +130,35 @@ class Seams:
             MonotonicClock() if config.real_clock else VirtualClock()
         )
         self.link = LoopbackLink(clock=self.clock)
+        # One entropy stream for the whole run, drawn from in the driver's fixed call
+        # order: the composed graph has a single entropy import shared by both cores, so
+        # a per-role stream could not be reproduced there.
+        self.entropy_source: SeededEntropy | OsEntropy = (
+            SeededEntropy(config.seed, "run") if config.seed is not None else OsEntropy()
+        )
         self.entropy = {
-            role: SeededEntropy(config.seed, role, self.counters[role])
-            if config.seed is not None
-            else OsEntropy(self.counters[role])
-            for role in ROLES
+            role: _CountingEntropy(self.entropy_source, self.counters[role]) for role in ROLES
         }
-        self.transports = {role: self.link.endpoint(role, self.counters[role]) for role in ROLES}
+        self.transports: dict[str, LoopbackEndpoint | FaultyTransport] = {
+            role: self.link.endpoint(role, self.counters[role]) for role in ROLES
+        }
+        if config.fault is not None:
+            if config.fault not in FAULTS:
+                raise RunConfigError(f"unknown fault {config.fault!r}; one of {FAULTS}")
+            self.transports["commissioner"] = FaultyTransport(
+                self.transports["commissioner"],
+                fault="flip" if config.fault == "corrupt" else "truncate",
+                on_sends=frozenset({FAULT_SEND}),
+                offset=-10,  # inside the share: it decodes, but is not a valid point
+                mask=0x5A,
+                keep=40,
+            )
         self.clocks = {role: _CountingClock(self.clock, self.counters[role]) for role in ROLES}
+
+
+FAULTS = ("corrupt", "truncate")
+#: The commissioner's send a fault hits: its second datagram, Pake1.
+FAULT_SEND = 1
 
 
 class _CountingClock:
@@ -144,6 +171,20 @@ class _CountingClock:
     def now_ms(self) -> int:
         self._counters.clock_reads += 1
         return self._clock.peek()
+
+
+class _CountingEntropy:
+    """A per-role view of the run's entropy stream that counts that role's draws."""
+
+    def __init__(self, source: SeededEntropy | OsEntropy, counters: SeamCounters) -> None:
+        self._source = source
+        self._counters = counters
+
+    def random_bytes(self, n: int) -> bytes:
+        data = self._source.random_bytes(n)
+        self._counters.entropy_calls += 1
+        self._counters.entropy_bytes += n
+        return data
 
 
 def _finish(

@@ -60,7 +60,7 @@ class Limits:
     fuel: int | None = 20_000_000_000
     memory_bytes: int | None = 512 * 1024 * 1024
     table_elements: int | None = 100_000
-    instances: int | None = 64
+    instances: int | None = 1000
     deadline_ms: int | None = 60_000
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from matter_core import spake2p
 from matter_core.message import UnsecuredMessage
-from matter_core.pase import Commissionee, Commissioner, PaseSession
+from matter_core.pase import Commissionee, Commissioner, PaseSession, State
 
 PASSCODE = 20202021
 """CHIP's well-known test passcode."""
@@ -82,6 +82,11 @@ class ScriptedEntropy:
     def remaining(self) -> int:
         """Draws not taken yet."""
         return len(self._draws)
+
+
+def state_of(session: PaseSession) -> State:
+    """The session's state, read through a call so mypy does not narrow it across steps."""
+    return session.state
 
 
 @functools.lru_cache(maxsize=64)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from matter_core import spake2p
 from matter_core.entropy import EntropySource
@@ -203,6 +203,8 @@ class _Peer:
     exchange_id: int = 0
     node_id: int | None = None
     last_counter: int | None = None
+    # Every counter handled on this exchange, so a delayed older copy is recognised too.
+    handled_counters: set[int] = field(default_factory=set)
     session_id: int = 0
 
 
@@ -258,12 +260,10 @@ class PaseSession:
             self._outstanding = None
         if proto.opcode == OP.STANDALONE_ACK:
             return
-        if (
-            self._peer.last_counter is not None
-            and header.message_counter == self._peer.last_counter
-        ):
-            # A retransmission of what we already handled: our reply was lost.
-            if self._last_reply is not None:
+        if header.message_counter in self._peer.handled_counters:
+            # A retransmission of the latest message we handled means our reply was
+            # lost; an older copy is one the network delayed and is dropped.
+            if header.message_counter == self._peer.last_counter and self._last_reply:
                 self._send_raw(self._last_reply)
             return
         if self.state is State.ESTABLISHED:
@@ -278,6 +278,7 @@ class PaseSession:
             self._accept_addressing(header, proto)
             new_state = next_state(self.role, self.state, proto.opcode)
             self._peer.last_counter = header.message_counter
+            self._peer.handled_counters.add(header.message_counter)
             if proto.needs_ack:
                 self._pending_ack = header.message_counter
             self._record(datagram, self._peer_direction())

@@ -1,0 +1,593 @@
+"""One PASE role against a real Matter peer over UDP (``matter-harness peer``).
+
+One core instance (the core component, or the core package natively for interop checks)
+is linked to a :class:`~harness.udp.UdpTransport`, the host's monotonic clock and OS
+entropy (or a seeded DRBG), and driven by :func:`run_peer`:
+
+* as **commissionee** it listens, learns the controller's address from its first
+  datagram, answers the PASE handshake and, with ``expect_secured``, stays up to open the
+  controller's first message on the new secure session;
+* as **commissioner** it sends PBKDFParamRequest to a listening device and runs PASE to
+  the device's success StatusReport, then optionally seals one message.
+
+The loop never sleeps blindly: it polls the core, then waits on the socket until the
+core's next timer (MRP retransmission, handshake deadline) or the run's timeout,
+whichever is first. So a lost datagram is retransmitted by the core's own timers, and
+nothing waits longer than the timeout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import wasmtime
+import wasmtime.component as wc
+from matter_core import spake2p
+from matter_core.endpoint import CoreEndpoint
+from matter_core.errors import CoreError
+from matter_core.pase import validate_passcode
+
+from harness.build import DEFAULT_BUILD_DIR, build_all
+from harness.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
+from harness.errors import HarnessError
+from harness.placements import DEFAULT_ITERATIONS, DEFAULT_SALT
+from harness.roles import ComponentRole, NativeRole, Opened, RoleError, RoleHandle, RoleStatus
+from harness.runtime import GuestCall, GuestTrap, Limits, Runtime, TransportSeam, link_seams
+from harness.seams import (
+    MonotonicClock,
+    OsEntropy,
+    PacketRecord,
+    SeamCounters,
+    SeededEntropy,
+)
+from harness.udp import (
+    Endpoint,
+    EndpointError,
+    UdpStats,
+    UdpTransport,
+    format_endpoint,
+    parse_endpoint,
+    wildcard_for,
+)
+
+ROLES = ("commissioner", "commissionee")
+DEFAULT_TIMEOUT_S = 30.0
+#: Extra wall time the component's epoch deadline allows beyond the run's timeout, so
+#: the sandbox limit never fires before the run's own, clearer timeout.
+EPOCH_GRACE_MS = 10_000
+#: Secured datagrams kept for the session while the handshake still runs.
+HOLD_LIMIT = 16
+#: What ``send_secured`` seals: the same protocol and opcode as the driver's probe (an
+#: Interaction Model ReadRequest opcode, like a real controller's first message).
+PEER_PROBE = b"matter-harness peer probe"
+
+
+class PeerConfigError(HarnessError):
+    """Options that do not make a runnable peer (wrong role options, bad passcode...)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """What one ``peer`` run is asked to do (validated by :func:`prepare`)."""
+
+    role: str
+    listen: Endpoint | None = None
+    """Commissionee: where to listen. Commissioner: local bind (default: any, ephemeral)."""
+    connect: Endpoint | None = None
+    passcode: int | None = None
+    verifier: bytes | None = None
+    """The commissionee's w0 || L (97 bytes), instead of a passcode."""
+    salt: bytes | None = None
+    iterations: int | None = None
+    seed: int | None = None
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    expect_secured: bool = False
+    send_secured: bool = False
+    native: bool = False
+    core_path: Path | None = None
+    """A core component to run instead of building one in ``build_dir``."""
+    build_dir: Path = DEFAULT_BUILD_DIR
+
+
+@dataclass(frozen=True)
+class PeerPlan:
+    """A validated :class:`PeerConfig`: addresses resolved to a bind, secrets derived."""
+
+    role: str
+    bind: Endpoint
+    connect: Endpoint | None
+    passcode: int | None
+    verifier: bytes | None
+    salt: bytes
+    iterations: int
+
+
+@dataclass
+class PeerResult:
+    """How one peer run ended, and what crossed the seams."""
+
+    role: str
+    local: Endpoint
+    peer: Endpoint | None
+    status: RoleStatus | None
+    failure: str | None
+    secured: Opened | None
+    sealed_counter: int | None
+    trace: list[PacketRecord]
+    counters: SeamCounters
+    udp: UdpStats
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def established(self) -> bool:
+        """The PASE session reached ESTABLISHED."""
+        return self.status is not None and self.status.established
+
+    @property
+    def ok(self) -> bool:
+        """Established, and everything asked for afterwards happened."""
+        return self.established and self.failure is None
+
+    @property
+    def transcript_hash(self) -> bytes:
+        """The core's transcript hash (empty until established)."""
+        return self.status.transcript_hash if self.status is not None else b""
+
+    @property
+    def peer_text(self) -> str:
+        """The peer's address as text ("none" if no datagram ever arrived)."""
+        return format_endpoint(self.peer) if self.peer is not None else "none"
+
+
+def success_line(peer: Endpoint | None, transcript_hash: bytes) -> str:
+    """The ``PASE-RUNS-OK`` line for an established session."""
+    peer_text = format_endpoint(peer) if peer is not None else "none"
+    return f"PASE-RUNS-OK peer={peer_text} transcript={transcript_hash.hex()}"
+
+
+def secured_line(message: Opened) -> str:
+    """The line printed for the peer's first secured message."""
+    return (
+        f"SECURED-MESSAGE protocol=0x{message.protocol_id:04x} opcode=0x{message.opcode:02x} "
+        f"counter={message.message_counter} payload={len(message.payload)} bytes"
+    )
+
+
+def summary_lines(result: PeerResult) -> list[str]:
+    """Indented detail lines: datagrams, seam crossings, socket statistics, timings."""
+    c = result.counters
+    lines = [
+        f"  {result.role} on {format_endpoint(result.local)}, peer {result.peer_text}: "
+        f"{len(result.trace)} datagrams on the wire",
+        f"  seams: transport send={c.transport_sends} ({c.transport_send_bytes} B) "
+        f"receive={c.transport_receives} ({c.transport_receive_bytes} B) "
+        f"empty={c.transport_empty_receives}; clock reads={c.clock_reads}; "
+        f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)",
+        "  udp: " + ", ".join(f"{k}={v}" for k, v in result.udp.as_dict().items()),
+    ]
+    if result.status is not None:
+        lines.append(
+            f"  core: state {result.status.state}, {result.status.datagrams_sent} sent, "
+            f"{result.status.datagrams_received} received"
+        )
+    if result.sealed_counter is not None:
+        lines.append(f"  secure session: sealed one message, counter {result.sealed_counter}")
+    lines.append(
+        "  timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in result.timings.items())
+    )
+    return lines
+
+
+def config_from_options(
+    *,
+    role: str,
+    listen: str | None,
+    connect: str | None,
+    passcode: int | None,
+    verifier: bytes | None,
+    salt: bytes | None,
+    iterations: int | None,
+    seed: int | None,
+    timeout_s: float,
+    expect_secured: bool,
+    send_secured: bool,
+    native: bool,
+    core_path: Path | None,
+    build_dir: Path,
+) -> PeerConfig:
+    """A :class:`PeerConfig` from command-line text; bad addresses raise PeerConfigError."""
+    try:
+        listen_at = parse_endpoint(listen, allow_port_zero=True) if listen is not None else None
+        connect_to = parse_endpoint(connect) if connect is not None else None
+    except EndpointError as exc:
+        raise PeerConfigError(exc.message) from None
+    config = PeerConfig(
+        role=role,
+        listen=listen_at,
+        connect=connect_to,
+        passcode=passcode,
+        verifier=verifier,
+        salt=salt,
+        iterations=iterations,
+        seed=seed,
+        timeout_s=timeout_s,
+        expect_secured=expect_secured,
+        send_secured=send_secured,
+        native=native,
+        core_path=core_path,
+        build_dir=build_dir,
+    )
+    prepare(config)
+    return config
+
+
+def prepare(config: PeerConfig) -> PeerPlan:
+    """Check that ``config`` makes a runnable peer; derive the commissionee's verifier."""
+    if config.role not in ROLES:
+        raise PeerConfigError(f"role must be one of {', '.join(ROLES)}, not {config.role!r}")
+    if not config.timeout_s > 0:
+        raise PeerConfigError(f"--timeout must be positive, not {config.timeout_s}")
+    if config.role == "commissioner":
+        return _prepare_commissioner(config)
+    return _prepare_commissionee(config)
+
+
+def _prepare_commissioner(config: PeerConfig) -> PeerPlan:
+    _refuse(config, "commissioner", verifier="--verifier", salt="--salt", iterations="--iterations")
+    if config.expect_secured:
+        raise PeerConfigError("--expect-secured is for the commissionee (use --send-secured)")
+    if config.connect is None:
+        raise PeerConfigError("the commissioner needs --connect HOST:PORT (the device)")
+    if config.passcode is None:
+        raise PeerConfigError("the commissioner needs --passcode")
+    _check_passcode(config.passcode)
+    bind = config.listen if config.listen is not None else _wildcard(config.connect)
+    return PeerPlan("commissioner", bind, config.connect, config.passcode, None, DEFAULT_SALT, 0)
+
+
+def _prepare_commissionee(config: PeerConfig) -> PeerPlan:
+    _refuse(config, "commissionee", connect="--connect")
+    if config.send_secured:
+        raise PeerConfigError("--send-secured is for the commissioner (use --expect-secured)")
+    if config.listen is None:
+        raise PeerConfigError("the commissionee needs --listen HOST:PORT (port 0: any)")
+    salt = config.salt if config.salt is not None else DEFAULT_SALT
+    iterations = config.iterations if config.iterations is not None else DEFAULT_ITERATIONS
+    try:
+        spake2p.validate_pbkdf_params(salt, iterations)
+    except CoreError as exc:
+        raise PeerConfigError(f"invalid PBKDF parameters: {exc}") from None
+    if (config.passcode is None) == (config.verifier is None):
+        raise PeerConfigError("the commissionee needs exactly one of --passcode or --verifier")
+    if config.passcode is not None:
+        _check_passcode(config.passcode)
+        verifier = spake2p.compute_verifier(config.passcode, salt, iterations)
+    else:
+        assert config.verifier is not None
+        verifier = config.verifier
+        try:
+            spake2p.parse_verifier(verifier)
+        except CoreError as exc:
+            raise PeerConfigError(f"invalid --verifier (w0 || L, 97 bytes): {exc}") from None
+    return PeerPlan(
+        "commissionee", config.listen, None, config.passcode, verifier, salt, iterations
+    )
+
+
+def _refuse(config: PeerConfig, role: str, **options: str) -> None:
+    for attribute, flag in options.items():
+        if getattr(config, attribute) is not None:
+            raise PeerConfigError(f"{flag} does not apply to the {role}")
+
+
+def _check_passcode(passcode: int) -> None:
+    try:
+        validate_passcode(passcode)
+    except CoreError as exc:
+        raise PeerConfigError(str(exc)) from None
+
+
+def _wildcard(endpoint: Endpoint) -> Endpoint:
+    try:
+        return wildcard_for(endpoint)
+    except HarnessError as exc:
+        raise PeerConfigError(exc.message) from None
+
+
+def is_secured(datagram: bytes) -> bool:
+    """True for a datagram on a secure session (pase-facts.md 4.1: not session 0 unicast)."""
+    if len(datagram) < 4:
+        return False
+    return int.from_bytes(datagram[1:3], "little") != 0 or datagram[3] & 0x03 != 0
+
+
+class SecuredHold:
+    """The transport as the core sees it: secured datagrams wait until the session opens them.
+
+    ``poll`` feeds every datagram to the handshake, which would take a secured message
+    for a protocol violation, while ``open`` routes unsecured datagrams to the handshake
+    itself. So while the loop polls, secured datagrams are held back here, and
+    :meth:`release` hands them (first) to ``open``.
+    """
+
+    def __init__(self, inner: TransportSeam) -> None:
+        self._inner = inner
+        self._held: deque[bytes] = deque()
+        self.deliver_secured = False
+        self.dropped = 0
+
+    def send(self, datagram: bytes) -> bool:
+        """Pass a datagram to the real transport."""
+        return self._inner.send(datagram)
+
+    def receive(self) -> bytes | None:
+        """The next datagram the current phase may see, or None."""
+        if self.deliver_secured and self._held:
+            return self._held.popleft()
+        for _ in range(HOLD_LIMIT * 4):
+            datagram = self._inner.receive()
+            if datagram is None or self.deliver_secured or not is_secured(datagram):
+                return datagram
+            if len(self._held) < HOLD_LIMIT:
+                self._held.append(datagram)
+            else:
+                self.dropped += 1
+        return None
+
+    def release(self, on: bool) -> None:
+        """Let secured datagrams through (``open``) or hold them back (``poll``)."""
+        self.deliver_secured = on
+
+
+@dataclass
+class _Session:
+    """What the loop works with: the role, the socket, the held inbox and the clock."""
+
+    role: RoleHandle
+    udp: UdpTransport
+    inbox: SecuredHold
+    clock: MonotonicClock
+    deadline_ms: int
+
+    def wait_until(self, wake_ms: int | None) -> None:
+        now = self.clock.peek()
+        target = self.deadline_ms
+        self.udp.wait(max(0, target - now) / 1000)
+
+    def expired(self) -> bool:
+        return self.clock.peek() >= self.deadline_ms
+
+
+def run_peer(
+    config: PeerConfig,
+    *,
+    runtime: Runtime | None = None,
+    on_ready: Callable[[Endpoint], None] | None = None,
+    emit: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+    wrap_transport: Callable[[UdpTransport], TransportSeam] | None = None,
+) -> PeerResult:
+    """Run one PASE role against a peer over UDP until it ends or the timeout passes.
+
+    ``on_ready`` is called with the bound address once the core is ready and the socket
+    open (before any datagram is sent); ``emit`` receives the result lines as they happen
+    (``PASE-RUNS-OK ...``, ``SECURED-MESSAGE ...``); ``wrap_transport`` puts a fault
+    injector between the core and the socket. Raises :class:`PeerConfigError` or another
+    :class:`HarnessError` for a peer that cannot start; a handshake that fails is a
+    result with ``ok`` false, never an exception.
+    """
+    plan = prepare(config)
+    say = emit or (lambda _line: None)
+    timings: dict[str, float] = {}
+    counters = SeamCounters()
+    clock = MonotonicClock(counters)
+    component: wc.Component | None = None
+    own_runtime = runtime is None and not config.native
+    if not config.native:
+        started = time.perf_counter()
+        if runtime is None:
+            runtime = Runtime(config.build_dir / "cache")
+        component = _load_core(config, runtime, progress)
+        timings["load"] = time.perf_counter() - started
+    try:
+        udp = UdpTransport(plan.bind, plan.connect, counters, clock=clock)
+        try:
+            inbox = SecuredHold(wrap_transport(udp) if wrap_transport is not None else udp)
+            entropy = (
+                SeededEntropy(config.seed, plan.role, counters)
+                if config.seed is not None
+                else OsEntropy(counters)
+            )
+            if component is None:
+                role: RoleHandle = NativeRole(plan.role, CoreEndpoint(inbox, clock, entropy))
+            else:
+                assert runtime is not None
+                limits = Limits(deadline_ms=int(config.timeout_s * 1000) + EPOCH_GRACE_MS)
+                role = _instantiate(runtime, component, plan.role, inbox, clock, entropy, limits)
+            if on_ready is not None:
+                on_ready(udp.local)
+            deadline = clock.peek() + int(config.timeout_s * 1000)
+            session = _Session(role, udp, inbox, clock, deadline)
+            started = time.perf_counter()
+            status, secured, sealed, failure = _drive(session, plan, config, say)
+            timings["run"] = time.perf_counter() - started
+            return PeerResult(
+                role=plan.role,
+                local=udp.local,
+                peer=udp.peer,
+                status=status,
+                failure=failure,
+                secured=secured,
+                sealed_counter=sealed,
+                trace=udp.trace,
+                counters=counters,
+                udp=udp.stats,
+                seconds=timings["run"],
+                timings=timings,
+            )
+        finally:
+            udp.close()
+    finally:
+        if own_runtime and runtime is not None:
+            runtime.close()
+
+
+def _load_core(
+    config: PeerConfig, runtime: Runtime, progress: Callable[[str], None] | None
+) -> wc.Component:
+    path = config.core_path
+    if path is None:
+        path = build_all(config.build_dir, names=["core"], progress=progress)["core"].path
+    return runtime.load(path)
+
+
+def _instantiate(
+    runtime: Runtime,
+    component: wc.Component,
+    role: str,
+    transport: SecuredHold,
+    clock: MonotonicClock,
+    entropy: SeededEntropy | OsEntropy,
+    limits: Limits,
+) -> ComponentRole:
+    linker = wc.Linker(runtime.engine)
+    link_seams(linker, transport=transport, clock=clock, entropy=entropy)
+    store = runtime.new_store(limits)
+    try:
+        instance = linker.instantiate(store, component)
+    except wasmtime.WasmtimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        raise HarnessError(f"cannot instantiate the core component: {first}") from None
+    return ComponentRole(role, GuestCall(store, instance, f"core component ({role})"))
+
+
+def _drive(
+    session: _Session, plan: PeerPlan, config: PeerConfig, say: Callable[[str], None]
+) -> tuple[RoleStatus | None, Opened | None, int | None, str | None]:
+    """The handshake, then what follows it; returns (status, opened, sealed, failure)."""
+    role = session.role
+    status: RoleStatus | None = None
+    try:
+        if plan.role == "commissioner":
+            assert plan.passcode is not None
+            status = role.start_commissioner(plan.passcode)
+        else:
+            assert plan.verifier is not None
+            status = role.start_commissionee(plan.verifier, plan.salt, plan.iterations)
+        status = _handshake(session)
+        if not status.established:
+            return status, None, None, _handshake_failure(session, status, config)
+        say(success_line(session.udp.peer, status.transcript_hash))
+        if plan.role == "commissioner":
+            sealed = None
+            if config.send_secured:
+                sealed = role.seal(PROBE_PROTOCOL_ID, PROBE_OPCODE, PEER_PROBE)
+            return status, None, sealed, None
+        status, opened, failure = _after_establishment(session, status, config)
+        if opened is not None:
+            say(secured_line(opened))
+        return status, opened, None, failure
+    except RoleError as exc:
+        return status, None, None, f"the core refused a call: {exc.kind}: {exc.message}"
+    except GuestTrap as exc:
+        return status, None, None, str(exc)
+
+
+def _handshake(session: _Session) -> RoleStatus:
+    """Poll, then sleep on the socket until the core's next timer or the timeout."""
+    status = session.role.poll()
+    while not status.established and status.failure is None and not session.expired():
+        session.wait_until(status.next_deadline_ms)
+        status = session.role.poll()
+    return status
+
+
+def _after_establishment(
+    session: _Session, status: RoleStatus, config: PeerConfig
+) -> tuple[RoleStatus, Opened | None, str | None]:
+    """Keep answering the handshake (a lost StatusReport, the final ack) and open the
+    controller's first secured message if one is expected."""
+    role, inbox = session.role, session.inbox
+    while True:
+        inbox.release(True)
+        try:
+            opened = role.open()
+        except RoleError as exc:
+            return (
+                status,
+                None,
+                f"cannot open the peer's secured message: {exc.kind}: {exc.message}",
+            )
+        finally:
+            inbox.release(False)
+        if opened is not None:
+            return status, opened, None
+        status = role.poll()
+        if status.failure is not None:
+            return status, None, _core_failure(status)
+        if not config.expect_secured and status.next_deadline_ms is None:
+            return status, None, None  # our StatusReport was acknowledged
+        if session.expired():
+            if config.expect_secured:
+                return (
+                    status,
+                    None,
+                    (
+                        f"no secured message from the peer within {config.timeout_s:g} s "
+                        "after the session was established"
+                    ),
+                )
+            return status, None, None
+        session.wait_until(status.next_deadline_ms)
+
+
+def _core_failure(status: RoleStatus) -> str:
+    assert status.failure is not None
+    return f"PASE failed in the core ({status.failure.kind}): {status.failure.message}"
+
+
+def _handshake_failure(session: _Session, status: RoleStatus, config: PeerConfig) -> str:
+    if status.failure is not None:
+        text = _core_failure(status)
+    elif status.datagrams_received == 0:
+        who = (
+            "no controller connected"
+            if session.udp.peer is None
+            else f"no answer from {format_endpoint(session.udp.peer)}"
+        )
+        text = f"timed out after {config.timeout_s:g} s: {who} (state {status.state})"
+    else:
+        text = (
+            f"timed out after {config.timeout_s:g} s in state {status.state} "
+            f"({status.datagrams_sent} datagrams sent, {status.datagrams_received} received)"
+        )
+    if session.udp.stats.last_error:
+        text += f"; last socket error: {session.udp.stats.last_error}"
+    return text
+
+
+def write_trace(path: Path, trace: list[PacketRecord]) -> None:
+    """The packet trace as JSON lines (direction, time, size, SHA-256, bytes)."""
+    lines = [
+        json.dumps(
+            {
+                "direction": p.direction,
+                "time_ms": p.time_ms,
+                "size": len(p.data),
+                "sha256": hashlib.sha256(p.data).hexdigest(),
+                "bytes": p.data.hex(),
+            }
+        )
+        for p in trace
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))

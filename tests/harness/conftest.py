@@ -1,0 +1,49 @@
+"""Session fixtures for the harness tests: the components, built once, and one runtime.
+
+The components are built into the default build directory, so the build cache (and the
+compiled-artifact cache under ``build/cache``) is shared with the ``matter-harness`` CLI:
+a session after a CLI run, or a CLI run after a session, does not rebuild or recompile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import wasmtime.component as wc
+
+from harness.build import DEFAULT_BUILD_DIR, BuildResult, build_all
+from harness.runtime import Runtime
+
+
+@pytest.fixture(scope="session")
+def built_components() -> dict[str, BuildResult]:
+    """The core and loopback components, built (or found current) once per session."""
+    return build_all(DEFAULT_BUILD_DIR, names=["core", "loopback"])
+
+
+@pytest.fixture(scope="session")
+def core_path(built_components: dict[str, BuildResult]) -> Path:
+    """The built core component."""
+    return built_components["core"].path
+
+
+@pytest.fixture(scope="session")
+def loopback_path(built_components: dict[str, BuildResult]) -> Path:
+    """The built loopback transport component."""
+    return built_components["loopback"].path
+
+
+@pytest.fixture(scope="session")
+def shared_runtime() -> Iterator[Runtime]:
+    """One wasmtime runtime for the session, caching compiled artifacts in build/cache."""
+    runtime = Runtime(DEFAULT_BUILD_DIR / "cache")
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def core_component(shared_runtime: Runtime, core_path: Path) -> wc.Component:
+    """The core component, compiled (or taken from the cache) once per session."""
+    return shared_runtime.load(core_path)
