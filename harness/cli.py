@@ -452,7 +452,11 @@ def trace_validate_command(directory: Path | None, fail_on: str, fmt: str) -> No
 @click.option(
     "--role", type=click.Choice(["commissioner", "commissionee"]), required=True, help="PASE side."
 )
-@click.option("--listen", metavar="HOST:PORT", help="Commissionee: address to listen on.")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Commissionee: address to listen on. Commissioner: local address (default: any).",
+)
 @click.option("--connect", metavar="HOST:PORT", help="Commissioner: the device's address.")
 @click.option("--passcode", type=int, default=None, help="The setup passcode.")
 @click.option(
@@ -526,9 +530,7 @@ def peer(
         target = format_endpoint(config.connect) if config.connect else "a controller"
         click.echo(f"LISTENING {format_endpoint(local)} role={role} peer={target}")
 
-    result = run_peer(
-        config, on_ready=ready, emit=lambda line: click.echo(line), progress=_progress
-    )
+    result = run_peer(config, on_ready=ready, emit=click.echo, progress=_progress)
     if trace_file is not None:
         write_trace(trace_file, result.trace)
     if result.failure is not None:

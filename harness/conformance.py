@@ -168,17 +168,23 @@ class ComponentConformance:
         except (AttributeError, TypeError) as exc:
             raise ConformanceCallError(f"spake2p-exchange returned {value!r}") from exc
 
+    def _bytes(self, name: str, *args: Any) -> bytes:
+        value = self._call(name, *args)
+        if not isinstance(value, (bytes, bytearray, list)):
+            raise ConformanceCallError(f"{name} returned {value!r}, not bytes")
+        return bytes(value)
+
     def session_keys(self, ke: bytes) -> bytes:
         """Session keys, derived in the component."""
-        return bytes(self._call("session-keys", ke))
+        return self._bytes("session-keys", ke)
 
     def ccm_decrypt(self, key: bytes, nonce: bytes, aad: bytes, data: bytes) -> bytes:
         """AES-CCM open, in the component."""
-        return bytes(self._call("ccm-decrypt", key, nonce, aad, data))
+        return self._bytes("ccm-decrypt", key, nonce, aad, data)
 
     def ccm_encrypt(self, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
         """AES-CCM seal, in the component."""
-        return bytes(self._call("ccm-encrypt", key, nonce, aad, plaintext))
+        return self._bytes("ccm-encrypt", key, nonce, aad, plaintext)
 
 
 class NativeConformance:

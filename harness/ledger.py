@@ -40,7 +40,8 @@ Crash safety: a record is written with one ``os.write`` of the full line to a fi
 opened ``O_APPEND``, then fsync'd. An interrupted write leaves a line without its newline
 (a torn tail); it is not part of the chain. The next writer moves those bytes to
 ``<ledger>.torn`` (never dropping them) before it appends. A ``<ledger>.lock`` file held
-with ``fcntl.flock`` keeps a second writer out.
+with ``fcntl.flock`` keeps a second writer out; the file stays on disk (holding the last
+writer's pid), since the lock is the flock, not the file's existence.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ from harness.udp import (
 
 ROLES = ("commissioner", "commissionee")
 DEFAULT_TIMEOUT_S = 30.0
+#: A week: long enough for a device waiting on a person, finite so deadlines stay integers.
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 #: Extra wall time the component's epoch deadline allows beyond the run's timeout, so
 #: the sandbox limit never fires before the run's own, clearer timeout.
 EPOCH_GRACE_MS = 10_000
@@ -234,8 +236,10 @@ def prepare(config: PeerConfig) -> PeerPlan:
     """Check that ``config`` makes a runnable peer; derive the commissionee's verifier."""
     if config.role not in ROLES:
         raise PeerConfigError(f"role must be one of {', '.join(ROLES)}, not {config.role!r}")
-    if not config.timeout_s > 0:
-        raise PeerConfigError(f"--timeout must be positive, not {config.timeout_s}")
+    if not 0 < config.timeout_s <= MAX_TIMEOUT_S:
+        raise PeerConfigError(
+            f"--timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds, not {config.timeout_s}"
+        )
     if config.role == "commissioner":
         return _prepare_commissioner(config)
     return _prepare_commissionee(config)
@@ -360,7 +364,7 @@ class _Session:
 
     def wait_until(self, wake_ms: int | None) -> None:
         now = self.clock.peek()
-        target = self.deadline_ms
+        target = self.deadline_ms if wake_ms is None else min(wake_ms, self.deadline_ms)
         self.udp.wait(max(0, target - now) / 1000)
 
     def expired(self) -> bool:
@@ -386,31 +390,28 @@ def run_peer(
     result with ``ok`` false, never an exception.
     """
     plan = prepare(config)
-    say = emit or (lambda _line: None)
     timings: dict[str, float] = {}
     counters = SeamCounters()
     clock = MonotonicClock(counters)
-    component: wc.Component | None = None
+    entropy = (
+        SeededEntropy(config.seed, plan.role, counters)
+        if config.seed is not None
+        else OsEntropy(counters)
+    )
     own_runtime = runtime is None and not config.native
-    if not config.native:
-        started = time.perf_counter()
-        if runtime is None:
-            runtime = Runtime(config.build_dir / "cache")
-        component = _load_core(config, runtime, progress)
-        timings["load"] = time.perf_counter() - started
+    if own_runtime:
+        runtime = Runtime(config.build_dir / "cache")
     try:
-        udp = UdpTransport(plan.bind, plan.connect, counters, clock=clock)
-        try:
+        component: wc.Component | None = None
+        if runtime is not None and not config.native:
+            started = time.perf_counter()
+            component = _load_core(config, runtime, progress)
+            timings["load"] = time.perf_counter() - started
+        with UdpTransport(plan.bind, plan.connect, counters, clock=clock) as udp:
             inbox = SecuredHold(wrap_transport(udp) if wrap_transport is not None else udp)
-            entropy = (
-                SeededEntropy(config.seed, plan.role, counters)
-                if config.seed is not None
-                else OsEntropy(counters)
-            )
-            if component is None:
+            if runtime is None or component is None:
                 role: RoleHandle = NativeRole(plan.role, CoreEndpoint(inbox, clock, entropy))
             else:
-                assert runtime is not None
                 limits = Limits(deadline_ms=int(config.timeout_s * 1000) + EPOCH_GRACE_MS)
                 role = _instantiate(runtime, component, plan.role, inbox, clock, entropy, limits)
             if on_ready is not None:
@@ -418,7 +419,7 @@ def run_peer(
             deadline = clock.peek() + int(config.timeout_s * 1000)
             session = _Session(role, udp, inbox, clock, deadline)
             started = time.perf_counter()
-            status, secured, sealed, failure = _drive(session, plan, config, say)
+            status, secured, sealed, failure = _drive(session, plan, config, emit or _ignore)
             timings["run"] = time.perf_counter() - started
             return PeerResult(
                 role=plan.role,
@@ -434,11 +435,13 @@ def run_peer(
                 seconds=timings["run"],
                 timings=timings,
             )
-        finally:
-            udp.close()
     finally:
         if own_runtime and runtime is not None:
             runtime.close()
+
+
+def _ignore(_line: str) -> None:
+    """Where result lines go when nobody listens for them."""
 
 
 def _load_core(
@@ -515,38 +518,29 @@ def _after_establishment(
     session: _Session, status: RoleStatus, config: PeerConfig
 ) -> tuple[RoleStatus, Opened | None, str | None]:
     """Keep answering the handshake (a lost StatusReport, the final ack) and open the
-    controller's first secured message if one is expected."""
+    controller's first secured message; returns (status, opened, failure)."""
     role, inbox = session.role, session.inbox
     while True:
         inbox.release(True)
         try:
             opened = role.open()
         except RoleError as exc:
-            return (
-                status,
-                None,
-                f"cannot open the peer's secured message: {exc.kind}: {exc.message}",
-            )
+            return status, None, f"cannot open the peer's secured message: {exc}"
         finally:
             inbox.release(False)
         if opened is not None:
             return status, opened, None
-        status = role.poll()
+        status = role.poll()  # timers only: secured datagrams are held meanwhile
         if status.failure is not None:
             return status, None, _core_failure(status)
         if not config.expect_secured and status.next_deadline_ms is None:
             return status, None, None  # our StatusReport was acknowledged
         if session.expired():
-            if config.expect_secured:
-                return (
-                    status,
-                    None,
-                    (
-                        f"no secured message from the peer within {config.timeout_s:g} s "
-                        "after the session was established"
-                    ),
-                )
-            return status, None, None
+            missing = (
+                f"no secured message from the peer within {config.timeout_s:g} s "
+                "after the session was established"
+            )
+            return status, None, missing if config.expect_secured else None
         session.wait_until(status.next_deadline_ms)
 
 

@@ -231,20 +231,34 @@ def _handshake_section(report: EvidenceReport) -> str:
     return "".join(out)
 
 
+def seam_rows(record: Record) -> list[tuple[str, dict[str, Any]]]:
+    """Return ``(role, counters)`` rows from a record's ``seams`` / ``seam_crossings`` figures.
+
+    Either figure may map each role to its counters (the harness's per-role
+    ``SeamCounters``) or be one flat mapping of counter to count, shown as role ``all``.
+    """
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for key in ("seams", "seam_crossings"):
+        value = record.figures.get(key)
+        if not isinstance(value, dict):
+            continue
+        flat = {name: v for name, v in value.items() if not isinstance(v, dict)}
+        rows += [(str(role), c) for role, c in value.items() if isinstance(c, dict)]
+        if flat:
+            rows.append(("all", flat))
+    return rows
+
+
 def _seams_section(report: EvidenceReport) -> str:
-    counted = [
-        (r, r.figures["seam_crossings"])
-        for r in report.records
-        if isinstance(r.figures.get("seam_crossings"), dict)
-    ]
+    counted = [(r, role, counts) for r in report.records for role, counts in seam_rows(r)]
     if not counted:
         return "<h2>Seam crossings</h2><p>No record of this run counts seam crossings.</p>"
-    names = sorted({name for _, counts in counted for name in counts})
+    names = sorted({name for _, _, counts in counted for name in counts})
     rows = [
-        [esc(r.claim)] + [esc(format_value(counts.get(n, "—"))) for n in names]
-        for r, counts in counted
+        [esc(r.claim), esc(role)] + [esc(format_value(counts.get(n, "—"))) for n in names]
+        for r, role, counts in counted
     ]
-    return "<h2>Seam crossings</h2>" + _table(["Claim", *names], rows)
+    return "<h2>Seam crossings</h2>" + _table(["Claim", "Role", *names], rows)
 
 
 def _timings_section(report: EvidenceReport) -> str:

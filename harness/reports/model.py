@@ -10,11 +10,12 @@ figure is shown as-is where figures are listed):
 
 - ``headline``: short text used as the claim's key figure in tables;
 - ``trace``: the datagrams of a handshake (drawn as a sequence diagram in HTML);
-- ``seam_crossings``: mapping of seam operation (``transport.send`` ...) to a count;
+- ``seams`` or ``seam_crossings``: mapping of role to its seam counters (counter name ->
+  count), or one flat mapping of counter name to count;
 - ``timings_ms``: mapping of phase name to milliseconds.
 
-Without a ``headline`` the key figure is the first two scalar figures, else the number
-of datagrams in the trace, else the start of the transcript hash.
+Without a ``headline`` the key figure is the number of datagrams in the trace (if any)
+and the scalar figures, two at most, else the start of the transcript hash.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def one_line(text: str, limit: int = 160) -> str:
 
 
 def _scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool) and not isinstance(value, dict | list)
+    return isinstance(value, str | int | float)  # bool is an int
 
 
 def format_value(value: Any) -> str:
@@ -73,7 +74,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
 
 
@@ -85,15 +86,14 @@ def key_figure(record: Record | None) -> str:
     headline = figures.get("headline")
     if isinstance(headline, str) and headline.strip():
         return one_line(headline, 80)
-    parts = [
+    parts = [f"{len(record.trace)} datagrams"] if record.trace else []
+    parts += [
         f"{name}={format_value(value)}"
         for name, value in sorted(figures.items())
         if name != "headline" and _scalar(value)
     ]
     if parts:
         return ", ".join(parts[:2])
-    if record.trace:
-        return f"{len(record.trace)} datagrams"
     if record.transcript_hash:
         return f"transcript {record.transcript_hash[:12]}"
     return ""

@@ -43,6 +43,22 @@ PASSCODE = 20202021
 SEED = 11
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+
+def _ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(
+    not _ipv6_loopback_available(), reason="this machine has no IPv6 loopback (::1)"
+)
+
 DEVICE = PeerConfig(
     role="commissionee", listen=("127.0.0.1", 0), passcode=PASSCODE, seed=SEED, timeout_s=10
 )
@@ -70,21 +86,25 @@ def controller_for(
 
 
 class DropSends:
-    """A transport wrapper that loses chosen outgoing datagrams (by 0-based send index)."""
+    """A transport wrapper that loses (or, with ``flip``, damages) chosen outgoing
+    datagrams, by 0-based send index."""
 
-    def __init__(self, inner: TransportSeam, drop: set[int]) -> None:
+    def __init__(self, inner: TransportSeam, drop: set[int], *, flip: bool = False) -> None:
         self.inner = inner
         self.drop = drop
+        self.flip = flip
         self.sends = 0
         self.dropped: list[bytes] = []
 
     def send(self, datagram: bytes) -> bool:
         index = self.sends
         self.sends += 1
-        if index in self.drop:
-            self.dropped.append(datagram)
-            return True  # lost on the way: the sender cannot tell
-        return self.inner.send(datagram)
+        if index not in self.drop:
+            return self.inner.send(datagram)
+        self.dropped.append(datagram)
+        if self.flip:
+            return self.inner.send(datagram[:-1] + bytes([datagram[-1] ^ 0x01]))
+        return True  # lost on the way: the sender cannot tell
 
     def receive(self) -> bytes | None:
         return self.inner.receive()
@@ -96,6 +116,7 @@ def run_pair(
     *,
     wrap_device: Callable[[UdpTransport], TransportSeam] | None = None,
     wrap_controller: Callable[[UdpTransport], TransportSeam] | None = None,
+    host: str = "127.0.0.1",
 ) -> tuple[PeerResult, PeerResult]:
     """Run the device in a thread, then the controller here; both results."""
     ready = threading.Event()
@@ -119,7 +140,7 @@ def run_pair(
         raise AssertionError(f"commissionee failed to start: {box['error']!r}")
     address = box["address"]
     assert isinstance(address, tuple)
-    result = run_peer(controller(("127.0.0.1", address[1])), wrap_transport=wrap_controller)
+    result = run_peer(controller((host, address[1])), wrap_transport=wrap_controller)
     thread.join(30)
     assert not thread.is_alive(), "the commissionee did not finish"
     if "error" in box:
@@ -197,7 +218,19 @@ def native_transcript() -> bytes:
         ),
         (
             PeerConfig(role="commissionee", listen=("127.0.0.1", 0), passcode=1, timeout_s=0),
-            "--timeout must be positive",
+            "--timeout must be between 0 and",
+        ),
+        (
+            PeerConfig(
+                role="commissionee", listen=("127.0.0.1", 0), passcode=1, timeout_s=float("inf")
+            ),
+            "--timeout must be between 0 and",
+        ),
+        (
+            PeerConfig(
+                role="commissionee", listen=("127.0.0.1", 0), passcode=1, timeout_s=float("nan")
+            ),
+            "--timeout must be between 0 and",
         ),
     ],
 )
@@ -319,6 +352,20 @@ def test_native_pair_establishes_and_carries_a_secured_message(native_transcript
 
 
 @pytest.mark.network
+@needs_ipv6
+def test_native_pair_over_ipv6_loopback(native_transcript: bytes) -> None:
+    device, controller = run_pair(
+        replace(DEVICE, native=True, listen=("::1", 0)),
+        lambda a: controller_for(a, native=True),
+        host="::1",
+    )
+    assert device.ok and controller.ok, (device.failure, controller.failure)
+    assert device.local[0] == "::1" and device.peer == ("::1", controller.local[1])
+    assert controller.local[0] == "::"  # bound to the IPv6 wildcard, matching the peer
+    assert device.transcript_hash == controller.transcript_hash == native_transcript
+
+
+@pytest.mark.network
 def test_commissionee_with_a_verifier_instead_of_a_passcode(native_transcript: bytes) -> None:
     verifier = spake2p.compute_verifier(PASSCODE, DEFAULT_SALT, DEFAULT_ITERATIONS)
     device_config = replace(DEVICE, native=True, passcode=None, verifier=verifier)
@@ -355,6 +402,41 @@ def test_lost_status_report_is_recovered_after_establishment() -> None:
     assert len(holder["drop"].dropped) == 1
     assert controller.seconds >= 0.28  # one MRP interval (300 ms) went by
     assert device.transcript_hash == controller.transcript_hash
+
+
+@pytest.mark.network
+def test_commissionee_reports_a_secured_message_that_does_not_open() -> None:
+    # The commissioner's fifth send is its sealed message; one bit of the MIC flips.
+    holder: dict[str, DropSends] = {}
+
+    def corrupt(udp: UdpTransport) -> TransportSeam:
+        holder["fault"] = DropSends(udp, {4}, flip=True)
+        return holder["fault"]
+
+    device, controller = run_pair(
+        replace(DEVICE, native=True, expect_secured=True),
+        lambda a: controller_for(a, native=True, send_secured=True),
+        wrap_controller=corrupt,
+    )
+    assert controller.ok
+    assert len(holder["fault"].dropped) == 1 and is_secured(holder["fault"].dropped[0])
+    assert device.established and not device.ok and device.secured is None
+    assert device.failure is not None
+    assert device.failure.startswith("cannot open the peer's secured message: ")
+    assert "MIC mismatch" in device.failure
+
+
+@pytest.mark.network
+def test_commissionee_expecting_a_secured_message_fails_when_none_comes() -> None:
+    device, controller = run_pair(
+        replace(DEVICE, native=True, expect_secured=True, timeout_s=1.0),
+        lambda a: controller_for(a, native=True),
+    )
+    assert controller.ok
+    assert device.established and not device.ok
+    assert device.failure == (
+        "no secured message from the peer within 1 s after the session was established"
+    )
 
 
 @pytest.mark.network

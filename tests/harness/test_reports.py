@@ -14,9 +14,9 @@ import yaml
 from harness.errors import LedgerReadError, ReportError
 from harness.ledger import EvidenceLedger, Record, read_records
 from harness.reports import FORMATS, SUFFIXES, build_report, render, render_ledger
-from harness.reports.html import MAX_DIAGRAM_MESSAGES, sequence_diagram
+from harness.reports.html import MAX_DIAGRAM_MESSAGES, seam_rows, sequence_diagram
 from harness.reports.markdown import cell
-from harness.reports.model import MISSING, EvidenceReport, key_figure, xml_safe
+from harness.reports.model import MISSING, EvidenceReport, format_value, key_figure, xml_safe
 from harness.traceability import Artifact, load_artifacts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ledger"
@@ -147,6 +147,21 @@ def test_last_record_of_a_claim_wins(tmp_path: Path, artifacts: list[Artifact]) 
     assert result.rows[0].record == second
 
 
+def test_seam_rows_accept_per_role_and_flat_counters() -> None:
+    records = {r.claim: r for r in read_records(GOOD)[9:]}
+    assert [role for role, _ in seam_rows(records["C2"])] == ["commissionee", "commissioner"]
+    assert seam_rows(records["C3"])[0][0] == "all"
+    nested = Record(
+        **{**records["C3"].to_dict(), "figures": {"seam_crossings": {"graph": {"a": 1}}}}
+    )
+    assert seam_rows(nested) == [("graph", {"a": 1})]
+    assert seam_rows(records["C1"]) == []
+
+
+def test_format_value() -> None:
+    assert [format_value(v) for v in (True, 14217.3, 104.28, 3)] == ["yes", "14217", "104.3", "3"]
+
+
 def test_key_figure_conventions() -> None:
     records = {r.claim: r for r in read_records(GOOD)[9:]}
     assert key_figure(records["C1"]) == "imports: transport, clock, entropy"
@@ -267,6 +282,9 @@ def test_html_sections(report: EvidenceReport) -> None:
     ):
         assert f"<h2>{heading}</h2>" in text
     assert "transport.send" in text and "3f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39" in text
+    # Per-role counters (the gate's shape) and flat counters share one table.
+    assert "<td>commissionee</td>" in text and "<td>all</td>" in text
+    assert "transport_sends" in text
     assert "build/core.wasm" in text and "50.0.1" in text
 
 

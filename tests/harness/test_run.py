@@ -40,7 +40,7 @@ from harness.placements import (
     run_native,
 )
 from harness.roles import ComponentRole, NativeRole, RoleHandle
-from harness.runtime import CLOCK, ENTROPY, TRANSPORT, GuestCall, Runtime
+from harness.runtime import CLOCK, ENTROPY, TRANSPORT, GuestCall, GuestTrap, Limits, Runtime
 from harness.seams import FaultyTransport
 
 slow = pytest.mark.slow
@@ -239,6 +239,21 @@ def test_damaged_datagram_fails_cleanly_natively(
 
 
 @slow
+@pytest.mark.parametrize(
+    ("fault", "kinds"),
+    [("corrupt", ("peer-status", "crypto")), ("truncate", ("peer-status", "decode"))],
+)
+def test_run_config_fault_fails_cleanly(
+    shared_runtime: Runtime, core_path: Path, fault: str, kinds: tuple[str, str]
+) -> None:
+    config = RunConfig(seed=14, fault=fault)
+    report = _component_run(shared_runtime, core_path, config)
+    assert not report.ok
+    assert _failure_kinds(report.outcome) == kinds
+    assert _failure_kinds(run_native(config).outcome) == kinds
+
+
+@slow
 def test_corrupted_status_report_never_yields_an_agreed_session(
     shared_runtime: Runtime, core_component: wc.Component
 ) -> None:
@@ -408,6 +423,17 @@ def test_conformance_reports_core_errors_as_failures(vectors: dict[str, Any]) ->
     assert not pbkdf.passed and "iterations" in pbkdf.detail
     keys = results["apple-recording/session-keys"]
     assert not keys.passed and "Ke" in keys.detail
+
+
+def test_conformance_reports_a_dead_instance_per_vector(vectors: dict[str, Any]) -> None:
+    runtime = Runtime(None)
+    component = runtime.load_bytes(bytes(wasmtime.wat2wasm("(component)")))
+    store = runtime.new_store(Limits(deadline_ms=None))
+    guest = GuestCall(store, wc.Linker(runtime.engine).instantiate(store, component), "core")
+    guest.dead = GuestTrap("core trapped (guest-panic): unreachable", cause="guest-panic")
+    results = run_conformance(guest, vectors)
+    assert len(results) == EXPECTED_VECTORS
+    assert all(not r.passed and "cannot be entered again" in r.detail for r in results)
 
 
 def test_conformance_vector_file_errors(vectors: dict[str, Any], tmp_path: Path) -> None:

@@ -26,6 +26,8 @@ from harness.traceability import (
 
 #: The verifiers the gate has registered: the names the project's claims may use.
 PROJECT_VERIFIERS = frozenset(REGISTRY)
+#: The ten verifier names of the full claim model (C1-C7, S1-S3).
+TEN_VERIFIERS = traceability.PROJECT_VERIFIERS
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "traceability"
 TEN_CLAIMS = FIXTURES / "ten-claims"
 VERIFIERS = {"demo-check"}
@@ -57,14 +59,14 @@ def _artifact(**raw: object) -> Artifact:
 
 
 def test_ten_claim_model_validates_clean() -> None:
-    assert validate(load_artifacts(TEN_CLAIMS), PROJECT_VERIFIERS) == []
+    assert validate(load_artifacts(TEN_CLAIMS), TEN_VERIFIERS) == []
 
 
 def test_ten_claim_model_claims_and_parameters() -> None:
     model = claims(load_artifacts(TEN_CLAIMS))
     by_id = {c.id: c for c in model}
     assert list(by_id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "S1", "S2", "S3"]
-    assert {c.verifier for c in model} == PROJECT_VERIFIERS
+    assert {c.verifier for c in model} == TEN_VERIFIERS
     assert all(c.gates_ci for c in model)
     assert by_id["C6"].parameters["coverage-threshold"] == 90
     assert by_id["S3"].parameters["limits"] == ["fuel", "memory", "table", "deadline"]
@@ -109,7 +111,7 @@ def test_trace_claim_rejects_non_claims() -> None:
 
 
 def test_validation_fails_without_the_verifier_registry() -> None:
-    findings = validate(load_artifacts(TEN_CLAIMS), PROJECT_VERIFIERS - {"seam-coverage"})
+    findings = validate(load_artifacts(TEN_CLAIMS), TEN_VERIFIERS - {"seam-coverage"})
     errors = [(d.rule, d.artifact_id) for d in findings if d.severity is Severity.ERROR]
     assert errors == [("unknown-verifier", "C6")]
 
