@@ -301,3 +301,19 @@ def test_seeded_endpoints_are_deterministic() -> None:
         run(commissioner, commissionee, clock)
         runs.append((link.a.sent, link.b.sent))
     assert runs[0] == runs[1]
+
+
+def test_a_secured_message_met_in_poll_is_kept_for_open() -> None:
+    # The peer may seal before we call open(): poll() must neither fail the session nor
+    # lose the message.
+    commissioner, commissionee, _link, clock = endpoints()
+    start(commissioner, commissionee)
+    run(commissioner, commissionee, clock)
+    commissionee.poll()  # takes the final standalone ack
+    counter = commissioner.seal(0x0001, 0x02, b"early")
+    status = commissionee.poll()
+    assert status.established and status.failure is None
+    opened = commissionee.open()
+    assert opened is not None
+    assert (opened.payload, opened.message_counter) == (b"early", counter)
+    assert commissionee.open() is None

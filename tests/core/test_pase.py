@@ -658,3 +658,34 @@ def test_a_waiting_commissionee_never_times_out() -> None:
     commissionee.handle_timer(10 * HANDSHAKE_TIMEOUT_MS)
     assert commissionee.state is State.EXPECT_PBKDF_PARAM_REQUEST
     assert commissionee.datagrams_to_send() == []
+
+
+@pytest.mark.parametrize(
+    ("protocol_id", "protocol_code"),
+    [(0x0001, 0x0000), (0x0000, 0x0002), (0x00010000, 0x0000)],
+)
+def test_a_success_status_report_must_name_session_establishment(
+    protocol_id: int, protocol_code: int
+) -> None:
+    # General SUCCESS alone is not enough: CHIP also checks the Secure Channel protocol id
+    # and SessionEstablishmentSuccess, so a damaged report must not establish a session.
+    from matter_core.message import StatusReport
+
+    commissioner, commissionee = make_pair(3)
+    held: list[bytes] = []
+
+    def hold_status_report(direction: str, datagram: bytes) -> bool:
+        if direction == D2C and opcode_of(datagram) == SecureChannelOpcode.STATUS_REPORT:
+            held.append(datagram)
+            return False
+        return True
+
+    pump(commissioner, commissionee, deliver=hold_status_report)
+    assert len(held) == 1 and state_of(commissioner) is State.EXPECT_STATUS_REPORT
+    message = UnsecuredMessage.decode(held[0])
+    forged = StatusReport(0, protocol_id, protocol_code).encode()
+    damaged = UnsecuredMessage(message.header, message.protocol, forged).encode()
+    commissioner.receive_datagram(damaged, 10)
+    assert commissioner.state.value == "FAILED"
+    assert commissioner.error is not None
+    assert "malformed success StatusReport" in commissioner.error.message

@@ -22,6 +22,8 @@ from matter_core.tlv import ByteReader
 #: Datagrams taken from the transport in one poll, at most: a flooding peer cannot
 #: keep the core busy forever.
 MAX_DATAGRAMS_PER_POLL = 64
+#: Secured datagrams poll() keeps for open(), at most; beyond that they are dropped.
+MAX_SECURED_BACKLOG = 64
 
 
 class Transport(Protocol):
@@ -68,12 +70,15 @@ class CoreEndpoint:
         self._clock = clock
         self._entropy = entropy
         self._session: PaseSession | None = None
+        # Secured datagrams that arrived during poll() after establishment, kept for open().
+        self._secured_inbox: list[bytes] = []
 
     def start_commissioner(self, passcode: int) -> SessionStatus:
         """Start as commissioner and send PBKDFParamRequest."""
         now = self._clock.now_ms()
         session = Commissioner(passcode, entropy=self._entropy, now_ms=now)
         self._session = session
+        self._secured_inbox.clear()
         session.start(now)
         self._flush(session)
         return self.status()
@@ -83,6 +88,7 @@ class CoreEndpoint:
         now = self._clock.now_ms()
         session = Commissionee(verifier, salt, iterations, entropy=self._entropy, now_ms=now)
         self._session = session
+        self._secured_inbox.clear()
         session.start(now)
         return self.status()
 
@@ -94,6 +100,11 @@ class CoreEndpoint:
             datagram = self._transport.receive()
             if datagram is None:
                 break
+            if session.secure is not None and not _is_unsecured(datagram):
+                # The peer already uses the secure session: that is open()'s business.
+                if len(self._secured_inbox) < MAX_SECURED_BACKLOG:
+                    self._secured_inbox.append(datagram)
+                continue
             session.receive_datagram(datagram, now)
             self._flush(session)
         session.handle_timer(now)
@@ -134,6 +145,8 @@ class CoreEndpoint:
         """
         session = self._require_session()
         secure = self._require_secure()
+        if self._secured_inbox:
+            return secure.open(self._secured_inbox.pop(0))
         for _ in range(MAX_DATAGRAMS_PER_POLL):
             datagram = self._transport.receive()
             if datagram is None:

@@ -451,6 +451,17 @@ class PaseSession:
                 general_code=report.general_code,
                 protocol_code=report.protocol_code,
             )
+        # A success report must say so in full (CHIP checks all three): the Secure
+        # Channel protocol and SessionEstablishmentSuccess, not just general SUCCESS.
+        if (
+            report.protocol_id != ProtocolId.SECURE_CHANNEL
+            or report.protocol_code != PROTOCOL_SESSION_ESTABLISHMENT_SUCCESS
+        ):
+            raise RemoteProtocolError(
+                f"malformed success StatusReport: protocol id 0x{report.protocol_id:08x}, "
+                f"protocol code 0x{report.protocol_code:04x} (expected Secure Channel, "
+                "SessionEstablishmentSuccess)"
+            )
         return report
 
 
