@@ -186,7 +186,13 @@ def verify_core_imports(ctx: GateContext, params: Mapping[str, Any]) -> Evidence
     info = describe_component(path)
     imports = sorted(info["imports"])
     expected = sorted([TRANSPORT, CLOCK, ENTROPY])
-    figures = {"imports": imports, "size": info["size"], "build": ctx.build_figures.get("core")}
+    figures = {
+        "headline": f"{len(imports)} imports: "
+        + ", ".join(i.split("/")[1].split("@")[0] for i in imports),
+        "imports": imports,
+        "size": info["size"],
+        "build": ctx.build_figures.get("core"),
+    }
     if imports != expected:
         extra = sorted(set(imports) - set(expected))
         missing = sorted(set(expected) - set(imports))
@@ -205,6 +211,8 @@ def _handshake_evidence(ctx: GateContext, mode: str, names: tuple[str, ...]) -> 
     report = ctx.report(mode)
     figures = _run_figures(report)
     figures["trace"] = trace_figure(report)
+    handshake_ms = report.timings.get("handshake", 0.0) * 1000
+    figures["headline"] = f"handshake {handshake_ms:.0f} ms, {report.outcome.rounds} rounds"
     thash = report.transcript_hash.hex() or None
     if not report.ok:
         from harness.driver import describe_failure
@@ -236,6 +244,7 @@ def verify_composed_handshake(ctx: GateContext, params: Mapping[str, Any]) -> Ev
     stats = ctx.report("composed").transport_stats
     forward = stats.get("commissioner->commissionee packets", 0)
     backward = stats.get("commissionee->commissioner packets", 0)
+    evidence.figures["headline"] = f"transport component: {forward} / {backward} packets"
     if evidence.verdict == "pass" and (forward == 0 or backward == 0):
         evidence.verdict = "fail"
         evidence.message = f"transport component counted {forward} / {backward} packets"
@@ -262,7 +271,11 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
             for k, c in graph.items()
         }
     )
-    figures: dict[str, Any] = {"transcript_hashes": hashes, "seam_crossings": crossings}
+    figures: dict[str, Any] = {
+        "headline": f"{len(set(hashes.values()))} distinct hash(es) over {len(hashes)} runs",
+        "transcript_hashes": hashes,
+        "seam_crossings": crossings,
+    }
     inputs = ctx.inputs("core", "loopback", "composed")
     values = set(hashes.values())
     if "" in values or len(values) != 1:
@@ -312,11 +325,12 @@ def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Eviden
             problems.append(f"{name}: expected failure kinds {want}, got {(ci.kind, ce.kind)}")
     inputs = ctx.inputs("core")
     if problems:
-        return Evidence("fail", "; ".join(problems), {"cases": results}, inputs, ctx.seed)
+        figures = {"headline": f"{len(problems)} of {len(cases)} cases wrong", "cases": results}
+        return Evidence("fail", "; ".join(problems), figures, inputs, ctx.seed)
     return Evidence(
         "pass",
         "all negative runs failed cleanly on both roles",
-        {"cases": results},
+        {"headline": f"{len(cases)} of {len(cases)} failed cleanly", "cases": results},
         inputs,
         ctx.seed,
     )
@@ -338,6 +352,7 @@ def verify_seam_coverage(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
     text = io.StringIO()
     percent = cov.report(file=text, show_missing=True)
     figures = {
+        "headline": f"{percent:.1f}% branch coverage (threshold {threshold:g}%)",
         "branch_coverage_percent": round(percent, 2),
         "threshold": threshold,
         "modules": [str(p.relative_to(PROJECT_ROOT)) for p in SEAM_MODULES],
@@ -440,7 +455,11 @@ def verify_vectors(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     target, _seams = instantiate_conformance(ctx.runtime, ctx.runtime.load(ctx.component("core")))
     results = run_conformance(target, load_vectors())
     failed = [r for r in results if not r.passed]
-    figures = {"vectors": len(results), "failed": [f"{r.name}: {r.detail}" for r in failed]}
+    figures = {
+        "headline": f"{len(results) - len(failed)} of {len(results)} vectors",
+        "vectors": len(results),
+        "failed": [f"{r.name}: {r.detail}" for r in failed],
+    }
     if not results:
         return Evidence("fail", "no vectors were run", figures, ctx.inputs("core"))
     if failed:

@@ -13,7 +13,9 @@ from typing import Any
 import wasmtime
 import wasmtime.component as wc
 
+from harness.build import DEFAULT_BUILD_DIR
 from harness.errors import HarnessError
+from harness.runtime import Runtime
 
 _ComponentExtern = wasmtime.component._types.ComponentExtern
 
@@ -81,18 +83,42 @@ def render_extern(item: Any, engine: wasmtime.Engine) -> str:
     return type(item).__name__
 
 
-def describe_component(path: Path) -> dict[str, Any]:
-    """Size, SHA-256, imports and exports (rendered), and the composition manifest if any."""
+COMPONENT_PREAMBLE = b"\x00asm\x0d\x00\x01\x00"
+MODULE_PREAMBLE = b"\x00asm\x01\x00\x00\x00"
+
+
+def check_preamble(data: bytes, path: Path) -> None:
+    """Refuse anything that is not a binary component, with a message that says what it is."""
+    if data[:8] == COMPONENT_PREAMBLE:
+        return
+    if data[:8] == MODULE_PREAMBLE:
+        raise HarnessError(f"{path} is a core WebAssembly module, not a component")
+    if data[:4] == b"\x00asm":
+        raise HarnessError(f"{path} has an unknown WebAssembly version/layer {data[4:8].hex()}")
+    raise HarnessError(
+        f"{path} is not a WebAssembly component (it does not start with the \\0asm preamble)"
+    )
+
+
+def describe_component(path: Path, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Size, SHA-256, imports and exports (rendered), and the composition manifest if any.
+
+    The component is compiled through ``runtime`` (default: one using the default build
+    directory's compiled-artifact cache), so inspecting a built component is fast.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise HarnessError(f"cannot read {path}: {exc.strerror}") from exc
-    engine = wasmtime.Engine()
+    check_preamble(data, path)
+    owned = runtime is None
+    runtime = runtime if runtime is not None else Runtime(DEFAULT_BUILD_DIR / "cache")
     try:
-        component = wc.Component(engine, data)
-    except wasmtime.WasmtimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid"
-        raise HarnessError(f"{path} is not a valid component: {first}") from exc
+        component = runtime.load_bytes(data, name=str(path))
+        engine = runtime.engine
+    finally:
+        if owned:
+            runtime.close()
     ty = component.type
     manifest = None
     try:

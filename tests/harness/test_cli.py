@@ -160,7 +160,24 @@ def test_inspect_non_wasm_is_a_clear_error(tmp_path: Path, content: bytes) -> No
     path.write_bytes(content)
     result = _invoke("inspect", str(path))
     _assert_clean_error(result, 2)
-    assert f"error: {path} is not a valid component" in result.stderr
+    assert f"error: {path} is not a WebAssembly component" in result.stderr
+    assert "preamble" in result.stderr
+
+
+def test_inspect_core_module_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "module.wasm"
+    path.write_bytes(b"\x00asm\x01\x00\x00\x00")
+    result = _invoke("inspect", str(path))
+    _assert_clean_error(result, 2)
+    assert "is a core WebAssembly module, not a component" in result.stderr
+
+
+def test_inspect_damaged_component_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.wasm"
+    path.write_bytes(b"\x00asm\x0d\x00\x01\x00\x07\xff")
+    result = _invoke("inspect", str(path))
+    _assert_clean_error(result, 2)
+    assert "is not a valid component" in result.stderr
 
 
 def test_inspect_missing_file() -> None:
