@@ -36,6 +36,12 @@ from wit_world.imports import clock, entropy, transport
 
 _T = TypeVar("_T")
 
+# componentize-py runs this module at build time and snapshots the heap (pre-init), so
+# building the fixed-base tables for G, M and N here puts them in the component image:
+# no instance pays for them at run time.
+for _base in (matter_core.p256.G_BASE, matter_core.p256.M_BASE, matter_core.p256.N_BASE):
+    _base.prepare()
+
 _KINDS = {
     "invalid-argument": types.ErrorKind.INVALID_ARGUMENT,
     "wrong-state": types.ErrorKind.WRONG_STATE,
