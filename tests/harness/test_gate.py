@@ -135,7 +135,7 @@ def test_an_empty_run_never_passes(tmp_path: Path) -> None:
 
 
 def test_a_claim_without_a_verifier_stops_the_gate_before_it_runs(tmp_path: Path) -> None:
-    with pytest.raises(GateUsageError, match="no-verifier|verifier"):
+    with pytest.raises(GateUsageError, match=r"no-verifier|verifier"):
         gate(tmp_path, trace_dir(tmp_path, claim("A1", None)))
     assert not (tmp_path / "ledger.jsonl").exists()
 
