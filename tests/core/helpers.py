@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from matter_core import spake2p
@@ -202,8 +202,8 @@ def reframe(
     datagram: bytes,
     *,
     payload: bytes | None = None,
-    header: dict[str, object] | None = None,
-    protocol: dict[str, object] | None = None,
+    header: Mapping[str, object] | None = None,
+    protocol: Mapping[str, object] | None = None,
 ) -> bytes:
     """``datagram`` re-encoded with another payload and/or changed header fields."""
     message = UnsecuredMessage.decode(datagram)

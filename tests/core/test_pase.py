@@ -271,13 +271,16 @@ def test_commissionee_accepts_the_pbkdf_limits(salt_length: int, iterations: int
     assert session.state is State.IDLE
 
 
-def _request_with(seed: int, changes: dict[str, Any]) -> tuple[Commissionee, bytes]:
+def _request_with(
+    seed: int, changes: dict[str, Any], exchange_id: int | None = None
+) -> tuple[Commissionee, bytes]:
     """A started commissionee and a PBKDFParamRequest datagram with changed fields."""
     commissioner, commissionee = make_pair(seed)
     (request,) = commissioner.datagrams_to_send()
     original = PBKDFParamRequest.decode(UnsecuredMessage.decode(request).payload)
     changed = dataclasses.replace(original, **changes)
-    return commissionee, reframe(request, payload=changed.encode())
+    protocol = {} if exchange_id is None else {"exchange_id": exchange_id}
+    return commissionee, reframe(request, payload=changed.encode(), protocol=protocol)
 
 
 @pytest.mark.parametrize(
@@ -288,10 +291,13 @@ def _request_with(seed: int, changes: dict[str, Any]) -> tuple[Commissionee, byt
         ("initiator_session_id", 0, "initiator session id 0"),
     ],
 )
+# Exchange id 0 is a legal random draw; the commissionee used to take it for "no peer
+# yet" and failed silently (regression).
+@pytest.mark.parametrize("exchange_id", [None, 0], ids=["drawn-exchange", "exchange-0"])
 def test_commissionee_fails_a_bad_request_with_a_status_report(
-    field: str, value: int, words: str
+    field: str, value: int, words: str, exchange_id: int | None
 ) -> None:
-    commissionee, request = _request_with(7, {field: value})
+    commissionee, request = _request_with(7, {field: value}, exchange_id)
     commissionee.receive_datagram(request, 0)
 
     assert commissionee.state is State.FAILED
@@ -493,7 +499,7 @@ def test_a_duplicate_of_a_handled_message_resends_the_last_reply(opcode: int) ->
     commissioner, commissionee = make_pair(13)
     duplicated = False
     outgoing = commissioner.datagrams_to_send()
-    while outgoing:
+    for _ in range(10):  # the lock-step handshake needs 4 rounds
         for datagram in outgoing:
             commissionee.receive_datagram(datagram, 0)
             replies = commissionee.datagrams_to_send()
@@ -507,6 +513,7 @@ def test_a_duplicate_of_a_handled_message_resends_the_last_reply(opcode: int) ->
             for reply in replies:
                 commissioner.receive_datagram(reply, 0)
         outgoing = commissioner.datagrams_to_send()
+    assert outgoing == []
     assert duplicated
     assert commissioner.state is State.ESTABLISHED and commissionee.state is State.ESTABLISHED
     assert commissioner.transcript_hash == commissionee.transcript_hash

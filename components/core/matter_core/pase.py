@@ -428,7 +428,8 @@ class PaseSession:
         if self.state is State.FAILED:
             return
         sent: StatusReport | None = None
-        can_address = self._peer.exchange_id != 0 or self.role is Role.COMMISSIONER
+        # Exchange id 0 is a valid id: knowing the initiator's node id is what counts.
+        can_address = self.role is Role.COMMISSIONER or self._peer.node_id is not None
         if report and can_address and not isinstance(error, PeerStatusError):
             sent = StatusReport(
                 general_code=GENERAL_FAILURE,
