@@ -32,6 +32,18 @@ build:
 run seed="7":
     matter-harness run --seed {{seed}}
 
-# benchmarks (medians and ratios, printed)
+# benchmarks (medians and ratios measured side by side, printed)
 bench:
     python benchmarks/bench_core_crypto.py
+    python benchmarks/bench_components.py
+    python benchmarks/bench_composition.py
+
+# quick benchmarks (fewer repetitions)
+bench-quick:
+    python benchmarks/bench_core_crypto.py
+    python benchmarks/bench_components.py --quick
+    python benchmarks/bench_composition.py --quick
+
+# the CI gate: evidence per claim, Markdown report
+gate:
+    matter-harness gate --report evidence/report.md

@@ -6,6 +6,13 @@ componentize-py version. The key of each build is stored beside the output as
 ``<name>.wasm.inputs.json``; a build whose key matches is skipped.
 componentize-py's output is not byte-reproducible between builds (a known upstream
 issue), so the cache key, not the output digest, says whether a build is current.
+
+Every output is signed (an embedded tool-conventions signature) by the supply chain's
+build signer: the configured signing key, else the build directory's build key (see
+:mod:`harness.supply_chain`). The key file also records the SHA-256 of what
+componentize-py produced, so a cached output whose signature does not hold is re-signed
+only if its content is exactly that; a component changed after the build is left as it
+is, to be refused when it is loaded.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.supply_chain import SupplyChain
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BUILD_DIR = PROJECT_ROOT / "build"
@@ -110,16 +118,28 @@ def _key_file(output: Path) -> Path:
     return output.with_name(output.name + ".inputs.json")
 
 
-def is_current(spec: ComponentSpec, output: Path) -> bool:
-    """True when ``output`` exists and was built from the current inputs."""
-    key_file = _key_file(output)
-    if not output.is_file() or not key_file.is_file():
-        return False
+def _recorded(output: Path) -> dict[str, object] | None:
     try:
-        recorded = json.loads(key_file.read_text())
+        recorded = json.loads(_key_file(output).read_text())
     except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def is_current(spec: ComponentSpec, output: Path) -> bool:
+    """True when ``output`` exists and was built from the current inputs.
+
+    A build recorded without its content digest (made before builds were signed) is
+    not current.
+    """
+    if not output.is_file():
         return False
-    return isinstance(recorded, dict) and recorded.get("key") == input_key(spec)
+    recorded = _recorded(output)
+    return (
+        recorded is not None
+        and recorded.get("key") == input_key(spec)
+        and isinstance(recorded.get("content_sha256"), str)
+    )
 
 
 def build_component(
@@ -128,13 +148,22 @@ def build_component(
     *,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    supply_chain: SupplyChain | None = None,
 ) -> BuildResult:
-    """Build ``spec`` into ``build_dir/<name>.wasm`` unless the cache says it is current."""
+    """Build ``spec`` into ``build_dir/<name>.wasm`` unless the cache says it is current.
+
+    The output is signed by ``supply_chain``'s build signer (default: the configured
+    signing key, else ``build_dir``'s build key).
+    """
     say = progress or (lambda _msg: None)
+    chain = supply_chain or SupplyChain.local(None, build_dir)
     output = build_dir / f"{spec.name}.wasm"
     key = input_key(spec)
     if not force and is_current(spec, output):
         say(f"{spec.name}: up to date ({output})")
+        recorded = _recorded(output) or {}
+        produced = recorded.get("content_sha256")
+        chain.seal(output, produced if isinstance(produced, str) else None, say)
         return BuildResult(spec.name, output, True, 0.0, key)
     build_dir.mkdir(parents=True, exist_ok=True)
     say(f"{spec.name}: building world '{spec.world}' with componentize-py ...")
@@ -174,11 +203,18 @@ def build_component(
             f"componentize-py failed to build '{spec.name}' (exit {completed.returncode}):\n"
             + _condense(completed.stderr or completed.stdout)
         )
-    os.replace(tmp, output)
-    _key_file(output).write_text(
-        json.dumps({"key": key, "world": spec.world, "componentize-py": componentize_py_version()})
-        + "\n"
-    )
+    data = tmp.read_bytes()
+    try:
+        chain.seal_new(output, data)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = {
+        "key": key,
+        "world": spec.world,
+        "componentize-py": componentize_py_version(),
+        "content_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    _key_file(output).write_text(json.dumps(record) + "\n")
     seconds = time.perf_counter() - started
     say(f"{spec.name}: built {output} ({output.stat().st_size / 1e6:.1f} MB, {seconds:.1f} s)")
     return BuildResult(spec.name, output, False, seconds, key)
@@ -190,14 +226,18 @@ def build_all(
     names: Iterable[str] | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    supply_chain: SupplyChain | None = None,
 ) -> dict[str, BuildResult]:
-    """Build the named components (default: all of the project's)."""
+    """Build the named components (default: all of the project's), signed."""
     selected = list(names) if names is not None else list(COMPONENTS)
     unknown = [n for n in selected if n not in COMPONENTS]
     if unknown:
         raise BuildError(f"unknown component(s) {unknown}; known: {sorted(COMPONENTS)}")
+    chain = supply_chain or SupplyChain.local(None, build_dir)
     return {
-        name: build_component(COMPONENTS[name], build_dir, force=force, progress=progress)
+        name: build_component(
+            COMPONENTS[name], build_dir, force=force, progress=progress, supply_chain=chain
+        )
         for name in selected
     }
 

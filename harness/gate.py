@@ -23,12 +23,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import wasmtime.component as wc
+
 from harness import __version__
 from harness.build import PROJECT_ROOT, WIT_DIR, build_all, componentize_py_version
 from harness.errors import HarnessError
 from harness.inspect import describe_component
 from harness.placements import RunConfig, RunReport, run_component, run_native
 from harness.runtime import CLOCK, ENTROPY, SESSION_CONTROL, TRANSPORT, WASMTIME_VERSION, Runtime
+from harness.supply_chain import SupplyChain
 
 DEFAULT_GRAPH = PROJECT_ROOT / "components" / "graphs" / "pase-loopback.toml"
 DEFAULT_SEED = 7
@@ -49,12 +52,24 @@ class Evidence:
 
 
 class GateContext:
-    """Shared, lazily computed artefacts of one gate run."""
+    """Shared, lazily computed artefacts of one gate run.
 
-    def __init__(self, build_dir: Path, seed: int, graph: Path = DEFAULT_GRAPH) -> None:
+    ``supply_chain`` verifies every component before it is compiled and signs what the
+    gate builds (default: a key generated for this gate run, see
+    :mod:`harness.supply_chain`).
+    """
+
+    def __init__(
+        self,
+        build_dir: Path,
+        seed: int,
+        graph: Path = DEFAULT_GRAPH,
+        supply_chain: SupplyChain | None = None,
+    ) -> None:
         self.build_dir = build_dir
         self.seed = seed
         self.graph = graph
+        self.supply_chain = supply_chain or SupplyChain.for_gate(None, build_dir)
         self._runtime: Runtime | None = None
         self._paths: dict[str, Path] = {}
         self._reports: dict[str, RunReport] = {}
@@ -71,7 +86,7 @@ class GateContext:
     def component(self, name: str) -> Path:
         """The built component ``name`` (built once, through the cache)."""
         if name not in self._paths:
-            results = build_all(self.build_dir, names=[name])
+            results = build_all(self.build_dir, names=[name], supply_chain=self.supply_chain)
             result = results[name]
             self._paths[name] = result.path
             self.build_figures[name] = {"cached": result.cached, "seconds": result.seconds}
@@ -84,7 +99,9 @@ class GateContext:
 
             self.component("core")
             self.component("loopback")
-            artifact = compose_cached(self.graph, self.runtime, self.build_dir)
+            artifact = compose_cached(
+                self.graph, self.runtime, self.build_dir, supply_chain=self.supply_chain
+            )
             self._paths["composed"] = artifact.path
             self.build_figures["composed"] = {
                 "cached": artifact.cached,
@@ -99,14 +116,23 @@ class GateContext:
             if mode == "native":
                 self._reports[mode] = run_native(config)
             elif mode == "component":
-                self._reports[mode] = run_component(config, self.runtime, self.component("core"))
+                self._reports[mode] = run_component(
+                    config, self.runtime, self.component("core"), supply_chain=self.supply_chain
+                )
             elif mode == "composed":
                 from harness.composed_run import run_composed
 
-                self._reports[mode] = run_composed(config, self.runtime, self.composed())
+                self._reports[mode] = run_composed(
+                    config, self.runtime, self.composed(), supply_chain=self.supply_chain
+                )
             else:
                 raise ValueError(f"unknown mode {mode}")
         return self._reports[mode]
+
+    def load(self, name: str) -> wc.Component:
+        """The component ``name`` (or ``composed``), verified by the supply chain, compiled."""
+        path = self.composed() if name == "composed" else self.component(name)
+        return self.supply_chain.load_component(self.runtime, path)
 
     def inputs(self, *names: str) -> dict[str, str]:
         """SHA-256 of the named artefacts (components, composed graph) and the WIT files."""
@@ -257,7 +283,9 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     hashes = {
         mode: ctx.report(mode).transcript_hash.hex() for mode in ("native", "component", "composed")
     }
-    again = run_component(RunConfig(seed=ctx.seed), ctx.runtime, ctx.component("core"))
+    again = run_component(
+        RunConfig(seed=ctx.seed), ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
+    )
     hashes["component (second run)"] = again.transcript_hash.hex()
     component = ctx.report("component")
     crossings = {
@@ -311,7 +339,9 @@ def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Eviden
     results: dict[str, Any] = {}
     problems = []
     for name, config in cases.items():
-        report = run_component(config, ctx.runtime, ctx.component("core"))
+        report = run_component(
+            config, ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
+        )
         ci, ce = report.outcome.commissioner.failure, report.outcome.commissionee.failure
         results[name] = {
             "commissioner": None if ci is None else {"kind": ci.kind, "message": ci.message},
@@ -452,7 +482,7 @@ def verify_vectors(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C7: the SPAKE2+ and PASE vectors pass inside the component."""
     from harness.conformance import instantiate_conformance, load_vectors, run_conformance
 
-    target, _seams = instantiate_conformance(ctx.runtime, ctx.runtime.load(ctx.component("core")))
+    target, _seams = instantiate_conformance(ctx.runtime, ctx.load("core"))
     results = run_conformance(target, load_vectors())
     failed = [r for r in results if not r.passed]
     figures = {
@@ -469,6 +499,43 @@ def verify_vectors(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     return Evidence(
         "pass", f"all {len(results)} vectors pass in the component", figures, ctx.inputs("core")
     )
+
+
+@verifier("signature-verification")
+def verify_signature_claim(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """S1: every component that runs verifies against the trust store; tampering is refused."""
+    from harness.supply_chain import verify_signatures
+
+    return verify_signatures(ctx, params)
+
+
+@verifier("capability-policy")
+def verify_policy(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """S2: the core's imports satisfy its capability policy (and WASI probes are refused)."""
+    from harness.policy import verify_capability_policy
+
+    policy = params.get("policy")
+    verdict, message, figures = verify_capability_policy(
+        ctx.component("core"), PROJECT_ROOT / policy if isinstance(policy, str) else None
+    )
+    figures.setdefault("headline", message)
+    inputs = ctx.inputs("core")
+    inputs["policy"] = str(figures["policy"]["sha256"])
+    return Evidence(verdict, message, figures, inputs)
+
+
+@verifier("resource-limits")
+def verify_limits(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """S3: each limit stops a runaway guest with its typed error; the host survives."""
+    from harness.sandbox import KINDS, verify_resource_limits
+
+    verdict, message, figures = verify_resource_limits(
+        ctx.runtime, ctx.component("core"), ctx.seed, kinds=KINDS
+    )
+    figures.setdefault("headline", message)
+    before = figures.get("handshake_before", {})
+    thash = before.get("transcript_hash") if isinstance(before, dict) else None
+    return Evidence(verdict, message, figures, ctx.inputs("core"), ctx.seed, thash)
 
 
 def tool_versions() -> dict[str, str]:
@@ -543,6 +610,7 @@ def run_gate(
     measure_coverage: bool = True,
     registry: Mapping[str, Verifier] | None = None,
     progress: Callable[[str], None] | None = None,
+    supply_chain: SupplyChain | None = None,
 ) -> GateResult:
     """Run every claim's verifier, append evidence, and decide the exit code."""
     import importlib
@@ -563,7 +631,7 @@ def run_gate(
             "traceability data has errors; fix them first:\n" + "\n".join(str(d) for d in errors)
         )
     claims = sorted(traceability.claims(artifacts), key=lambda c: (c.verifier in RUN_LAST, c.id))
-    ctx = GateContext(build_dir, seed)
+    ctx = GateContext(build_dir, seed, supply_chain=supply_chain)
     ctx.coverage = None
     if measure_coverage:
         import coverage

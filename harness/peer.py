@@ -37,8 +37,9 @@ from harness.build import DEFAULT_BUILD_DIR, build_all
 from harness.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
 from harness.errors import HarnessError
 from harness.placements import DEFAULT_ITERATIONS, DEFAULT_SALT
+from harness.policy import enforce
 from harness.roles import ComponentRole, NativeRole, Opened, RoleError, RoleHandle, RoleStatus
-from harness.runtime import GuestCall, GuestTrap, Limits, Runtime, TransportSeam, link_seams
+from harness.runtime import GuestTrap, Limits, Runtime, TransportSeam, link_seams
 from harness.seams import (
     MonotonicClock,
     OsEntropy,
@@ -46,6 +47,7 @@ from harness.seams import (
     SeamCounters,
     SeededEntropy,
 )
+from harness.supply_chain import SupplyChain
 from harness.udp import (
     Endpoint,
     EndpointError,
@@ -375,6 +377,7 @@ def run_peer(
     config: PeerConfig,
     *,
     runtime: Runtime | None = None,
+    supply_chain: SupplyChain | None = None,
     on_ready: Callable[[Endpoint], None] | None = None,
     emit: Callable[[str], None] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -385,9 +388,11 @@ def run_peer(
     ``on_ready`` is called with the bound address once the core is ready and the socket
     open (before any datagram is sent); ``emit`` receives the result lines as they happen
     (``PASE-RUNS-OK ...``, ``SECURED-MESSAGE ...``); ``wrap_transport`` puts a fault
-    injector between the core and the socket. Raises :class:`PeerConfigError` or another
-    :class:`HarnessError` for a peer that cannot start; a handshake that fails is a
-    result with ``ok`` false, never an exception.
+    injector between the core and the socket. The core component is verified by
+    ``supply_chain`` before it is compiled (default: the configured trust plus the build
+    key of ``config.build_dir``). Raises :class:`PeerConfigError` or another
+    :class:`HarnessError` (a refused component: ``ComponentRejected``) for a peer that
+    cannot start; a handshake that fails is a result with ``ok`` false, never an exception.
     """
     plan = prepare(config)
     timings: dict[str, float] = {}
@@ -405,7 +410,8 @@ def run_peer(
         component: wc.Component | None = None
         if runtime is not None and not config.native:
             started = time.perf_counter()
-            component = _load_core(config, runtime, progress)
+            chain = supply_chain or SupplyChain.local(None, config.build_dir)
+            component = _load_core(config, runtime, chain, progress)
             timings["load"] = time.perf_counter() - started
         with UdpTransport(plan.bind, plan.connect, counters, clock=clock) as udp:
             inbox = SecuredHold(wrap_transport(udp) if wrap_transport is not None else udp)
@@ -445,12 +451,18 @@ def _ignore(_line: str) -> None:
 
 
 def _load_core(
-    config: PeerConfig, runtime: Runtime, progress: Callable[[str], None] | None
+    config: PeerConfig,
+    runtime: Runtime,
+    chain: SupplyChain,
+    progress: Callable[[str], None] | None,
 ) -> wc.Component:
     path = config.core_path
     if path is None:
-        path = build_all(config.build_dir, names=["core"], progress=progress)["core"].path
-    return runtime.load(path)
+        built = build_all(config.build_dir, names=["core"], progress=progress, supply_chain=chain)
+        path = built["core"].path
+    verified = chain.load_verified(path)
+    enforce(verified.data, "core", label=str(path))
+    return runtime.load_bytes(verified.data, name=str(path))
 
 
 def _instantiate(
@@ -466,11 +478,11 @@ def _instantiate(
     link_seams(linker, transport=transport, clock=clock, entropy=entropy)
     store = runtime.new_store(limits)
     try:
-        instance = linker.instantiate(store, component)
+        guest = runtime.instantiate(linker, store, component, f"core component ({role})")
     except wasmtime.WasmtimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
         raise HarnessError(f"cannot instantiate the core component: {first}") from None
-    return ComponentRole(role, GuestCall(store, instance, f"core component ({role})"))
+    return ComponentRole(role, guest)
 
 
 def _drive(

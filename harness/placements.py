@@ -26,6 +26,7 @@ from harness.driver import (
     prove_secure_session,
 )
 from harness.errors import HarnessError
+from harness.policy import enforce
 from harness.roles import ComponentRole, NativeRole, RoleHandle
 from harness.runtime import GuestCall, Limits, Runtime, link_seams
 from harness.seams import (
@@ -40,6 +41,7 @@ from harness.seams import (
     VirtualClock,
     transcript_digest,
 )
+from harness.supply_chain import SupplyChain
 
 DEFAULT_PASSCODE = 20202021
 DEFAULT_SALT = b"SPAKE2P Key Salt"
@@ -236,16 +238,31 @@ def instantiate_core(
         entropy=seams.entropy[role],
     )
     store = runtime.new_store(limits)
-    instance = linker.instantiate(store, component)
-    return GuestCall(store, instance, f"core component ({role})")
+    return runtime.instantiate(linker, store, component, f"core component ({role})")
 
 
-def run_component(config: RunConfig, runtime: Runtime, core_path: Path) -> RunReport:
-    """Each role in its own instance of the core component, linked to host seams."""
+def run_component(
+    config: RunConfig,
+    runtime: Runtime,
+    core_path: Path,
+    *,
+    supply_chain: SupplyChain | None = None,
+) -> RunReport:
+    """Each role in its own instance of the core component, linked to host seams.
+
+    The core is verified by ``supply_chain`` before it is compiled (default: the
+    configured trust, plus the build key of the directory holding ``core_path``).
+    """
     params = handshake_params(config)
     timings: dict[str, float] = {}
+    chain = supply_chain or SupplyChain.local(None, core_path.parent)
     started = time.perf_counter()
-    component = runtime.load(core_path)
+    verified = chain.load_verified(core_path)
+    timings["verify"] = time.perf_counter() - started
+    # The capability policy is checked on the verified bytes, before anything compiles.
+    enforce(verified.data, "core", label=str(core_path))
+    started = time.perf_counter()
+    component = runtime.load_bytes(verified.data, name=str(core_path))
     timings["compile"] = time.perf_counter() - started
     seams = Seams(config)
     started = time.perf_counter()

@@ -204,3 +204,43 @@ def test_installed_entry_point_runs_natively() -> None:
     assert match is not None, completed.stdout
     assert match.group(2, 3) == ("native", "3")
     assert match.group(1) == _transcript(_invoke("run", "--seed", "3", "--native"))
+
+
+# ------------------------------------------------------------------ limits and policy
+
+
+@pytest.mark.slow
+def test_run_with_too_little_fuel_is_a_clean_failure(built_components: object) -> None:
+    result = _invoke("run", "--seed", "7", "--fuel", "1000000")
+    _assert_clean_error(result, 1)
+    assert "out-of-fuel" in result.stderr
+
+
+@pytest.mark.slow
+def test_run_with_a_zero_fuel_option_means_unlimited(built_components: object) -> None:
+    result = _invoke("run", "--seed", "7", "--fuel", "0", "--deadline-ms", "0")
+    assert result.exit_code == 0, result.output
+    assert "PASE-RUNS-OK" in result.stdout
+
+
+@pytest.mark.slow
+def test_audit_allows_the_core(core_path: Path) -> None:
+    result = _invoke("audit", str(core_path))
+    assert result.exit_code == 0, result.output
+    assert "verdict: ALLOWED" in result.stdout
+    assert result.stdout.count("seam (low)") == 3
+
+
+def test_audit_refuses_a_filesystem_import_by_name(tmp_path: Path) -> None:
+    import wasmtime
+
+    text = """(component
+      (import "matter:pase/clock@0.1.0" (instance (export "now-ms" (func (result u64)))))
+      (import "wasi:filesystem/types@0.2.0" (instance))
+    )"""
+    path = tmp_path / "core.wasm"
+    path.write_bytes(wasmtime.wat2wasm(text))
+    result = _invoke("audit", str(path))
+    assert result.exit_code == 1, result.output
+    assert "wasi:filesystem/types@0.2.0" in result.stdout
+    assert "DENIED" in result.stdout or "denied" in result.stdout

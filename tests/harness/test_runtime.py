@@ -14,14 +14,23 @@ import wasmtime.component as wc
 from harness.errors import HarnessError
 from harness.runtime import (
     CLOCK,
+    EPOCH_TICK_MS,
+    WASM_PAGE,
     WASMTIME_VERSION,
+    DeadlineExceeded,
     GuestCall,
     GuestError,
     GuestTrap,
+    InstanceLimitExceeded,
     Limits,
+    MemoryLimitExceeded,
+    OutOfFuel,
+    ResourceLimitExceeded,
     Runtime,
     RuntimeLoadError,
+    TableLimitExceeded,
     classify_trap,
+    deadline_ticks,
     field,
     link_seams,
     record,
@@ -231,9 +240,21 @@ def test_unwrap_untagged_core_error() -> None:
         ("wasm trap: out of fuel", "out-of-fuel"),
         ("wasm trap: interrupt", "deadline-exceeded"),
         ("epoch deadline reached", "deadline-exceeded"),
-        ("memory index out of bounds: grow beyond limit", "memory-limit-exceeded"),
-        ("table grow limit exceeded", "table-limit-exceeded"),
+        # wasmtime's texts when a store limit refuses an instantiation ...
+        ("memory minimum size of 201 pages exceeds memory limits", "memory-limit-exceeded"),
+        ("table minimum size of 118 elements exceeds table limits", "table-limit-exceeded"),
+        ("resource limit exceeded: instance count too high at 39", "instance-limit-exceeded"),
+        # ... and StoreLimitsBuilder::trap_on_grow_failure's, should wasmtime-py expose it.
+        ("forcing trap when growing memory to 33619968 bytes", "memory-limit-exceeded"),
+        ("forcing trap when growing table to 17408 elements", "table-limit-exceeded"),
         ("cannot enter component instance", "instance-poisoned"),
+        # Without the limits in force, a fault is not attributed to a limit.
+        (
+            "Caused by:\n 0: memory fault at wasm address 0xffff0000 in linear memory of"
+            " size 0x2000000\n 1: wasm trap: out of bounds memory access",
+            "trap",
+        ),
+        ("wasm trap: undefined element: out of bounds table access", "trap"),
         ("wasm trap: wasm `unreachable` instruction executed", "guest-panic"),
         ("wasm trap: integer divide by zero", "trap"),
         ("", "trap"),
@@ -243,6 +264,65 @@ def test_classify_trap(message: str, cause: str) -> None:
     trap = classify_trap(message, "core (commissioner)")
     assert trap.cause == cause
     assert str(trap).startswith(f"core (commissioner) trapped ({cause}): ")
+    assert isinstance(trap, ResourceLimitExceeded) == cause.endswith(
+        ("-limit-exceeded", "out-of-fuel", "deadline-exceeded")
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "limit"),
+    [
+        ("all fuel consumed by WebAssembly", OutOfFuel, "fuel"),
+        ("wasm trap: interrupt", DeadlineExceeded, "deadline"),
+        ("memory minimum size of 2 pages exceeds memory limits", MemoryLimitExceeded, "memory"),
+        ("table minimum size of 2 elements exceeds table limits", TableLimitExceeded, "table"),
+        ("instance count too high at 3", InstanceLimitExceeded, "instances"),
+    ],
+)
+def test_classify_trap_gives_typed_errors_with_their_bound(
+    message: str, kind: type[ResourceLimitExceeded], limit: str
+) -> None:
+    limits = Limits(fuel=11, memory_bytes=22, table_elements=33, instances=44, deadline_ms=55)
+    trap = classify_trap(message, "g", limits)
+    assert type(trap) is kind and isinstance(trap, GuestTrap)
+    assert (trap.limit, trap.inferred) == (limit, False)
+    assert (
+        trap.bound
+        == {"fuel": 11, "memory": 22, "table": 33, "instances": 44, "deadline": 55}[limit]
+    )
+    unknown = classify_trap(message, "g")  # limits unknown
+    assert isinstance(unknown, kind) and unknown.bound is None
+
+
+MEMORY_FAULT = (
+    "error while executing at wasm backtrace:\n    0:     0x5c - m!<wasm function 0>\n\n"
+    "Caused by:\n    0: memory fault at wasm address 0xffff0000 in linear memory of size {size}\n"
+    "    1: wasm trap: out of bounds memory access\n"
+)
+
+
+def test_memory_fault_at_the_limit_is_an_inferred_memory_limit() -> None:
+    limits = Limits(memory_bytes=32 * WASM_PAGE + 100)  # room for no further whole page
+    trap = classify_trap(MEMORY_FAULT.format(size=hex(32 * WASM_PAGE)), "g", limits)
+    assert isinstance(trap, MemoryLimitExceeded)
+    assert trap.inferred and trap.bound == limits.memory_bytes
+    assert "inferred" in str(trap) and "memory.grow was refused" in str(trap)
+    assert "linear memory of size 0x200000; wasm trap: out of bounds memory access" in str(trap)
+
+
+def test_memory_fault_with_room_left_is_an_ordinary_trap() -> None:
+    limits = Limits(memory_bytes=33 * WASM_PAGE)  # one more page would still have fitted
+    trap = classify_trap(MEMORY_FAULT.format(size=hex(32 * WASM_PAGE)), "g", limits)
+    assert type(trap) is GuestTrap and trap.cause == "trap"
+    unlimited = classify_trap(MEMORY_FAULT.format(size="0x10000"), "g", Limits(memory_bytes=None))
+    assert type(unlimited) is GuestTrap
+
+
+def test_table_out_of_bounds_under_a_table_limit_is_an_inferred_table_limit() -> None:
+    text = "wasm trap: undefined element: out of bounds table access"
+    trap = classify_trap(text, "g", Limits(table_elements=64))
+    assert isinstance(trap, TableLimitExceeded) and trap.inferred and trap.bound == 64
+    assert type(classify_trap(text, "g", Limits(table_elements=None))) is GuestTrap
 
 
 def test_classify_trap_summarises_the_cause_line() -> None:
@@ -266,19 +346,85 @@ def test_guest_call_after_trap_is_refused(runtime: Runtime, probe_bytes: bytes) 
 
 def test_guest_call_out_of_fuel(runtime: Runtime, probe_bytes: bytes) -> None:
     guest = _guest(runtime, probe_bytes, Limits(fuel=100_000))
-    with pytest.raises(GuestTrap) as info:
+    with pytest.raises(OutOfFuel) as info:
         guest.call("probe", "spin")
     assert info.value.cause == "out-of-fuel"
+    assert info.value.bound == 100_000
     assert guest.fuel_consumed(100_000) == 100_000
+    # Entering again is refused with the same type, so `except OutOfFuel` still holds.
+    with pytest.raises(OutOfFuel, match="cannot be entered again"):
+        guest.call("probe", "seven")
 
 
 def test_guest_call_deadline(runtime: Runtime, probe_bytes: bytes) -> None:
     guest = _guest(runtime, probe_bytes, Limits(fuel=None, deadline_ms=50))
     started = time.perf_counter()
-    with pytest.raises(GuestTrap) as info:
+    with pytest.raises(DeadlineExceeded) as info:
         guest.call("probe", "spin")
     assert info.value.cause == "deadline-exceeded"
-    assert time.perf_counter() - started < 5.0
+    assert info.value.bound == 50
+    elapsed = time.perf_counter() - started
+    assert 0.05 <= elapsed < 5.0
+
+
+def test_deadline_is_per_call_not_per_instance(runtime: Runtime, probe_bytes: bytes) -> None:
+    # A long-lived instance (a listening peer) is not stopped for its age: each call
+    # gets the whole deadline again.
+    guest = _guest(runtime, probe_bytes, Limits(fuel=None, deadline_ms=100))
+    assert guest.deadline_ms == 100
+    for _ in range(3):
+        time.sleep(0.15)
+        assert guest.call("probe", "seven") == 7
+    with pytest.raises(DeadlineExceeded):
+        guest.call("probe", "spin")
+
+
+def test_guest_call_deadline_can_be_set_per_guest(runtime: Runtime, probe_bytes: bytes) -> None:
+    component = runtime.load_bytes(probe_bytes)
+    store = runtime.new_store(Limits(fuel=None, deadline_ms=None))
+    instance = wc.Linker(runtime.engine).instantiate(store, component)
+    guest = GuestCall(store, instance, "probe", deadline_ms=30)
+    assert guest.limits is not None and guest.limits.deadline_ms == 30
+    with pytest.raises(DeadlineExceeded) as info:
+        guest.call("probe", "spin")
+    assert info.value.bound == 30
+
+
+def test_deadline_works_after_the_ticker_was_stopped(runtime: Runtime, probe_bytes: bytes) -> None:
+    runtime.close()
+    guest = _guest(runtime, probe_bytes, Limits(fuel=None, deadline_ms=30))
+    with pytest.raises(DeadlineExceeded):
+        guest.call("probe", "spin")
+
+
+def test_deadline_ticks_never_cut_a_deadline_short() -> None:
+    assert deadline_ticks(1) == 2
+    assert deadline_ticks(EPOCH_TICK_MS) == 2
+    assert deadline_ticks(EPOCH_TICK_MS + 1) == 3
+    assert (deadline_ticks(1000) - 1) * EPOCH_TICK_MS >= 1000
+
+
+@pytest.mark.parametrize(
+    ("limits", "kind"),
+    [
+        (Limits(memory_bytes=0), MemoryLimitExceeded),
+        (Limits(table_elements=0), TableLimitExceeded),
+        (Limits(instances=0), InstanceLimitExceeded),
+    ],
+)
+def test_instantiate_refused_by_a_limit_is_typed(
+    runtime: Runtime, limits: Limits, kind: type[ResourceLimitExceeded]
+) -> None:
+    wat = (
+        "(component (core module $m (memory 1) (table 1 funcref)) (core instance (instantiate $m)))"
+    )
+    component = runtime.load_bytes(bytes(wasmtime.wat2wasm(wat)))
+    store = runtime.new_store(limits)
+    with pytest.raises(kind, match=r"^tiny \(instantiation\) trapped \(") as info:
+        runtime.instantiate(wc.Linker(runtime.engine), store, component, "tiny")
+    assert info.value.bound == 0 and not info.value.inferred
+    ok = runtime.instantiate(wc.Linker(runtime.engine), runtime.new_store(Limits()), component, "t")
+    assert ok.dead is None and ok.label == "t"
 
 
 def test_guest_call_missing_export(runtime: Runtime, probe_bytes: bytes) -> None:
@@ -311,6 +457,9 @@ def test_unlinked_seam_fails_instantiation(runtime: Runtime) -> None:
     store = runtime.new_store(Limits())
     with pytest.raises(wasmtime.WasmtimeError):
         wc.Linker(runtime.engine).instantiate(store, component)
+    # Not a limit: Runtime.instantiate passes wasmtime's own error through.
+    with pytest.raises(wasmtime.WasmtimeError):
+        runtime.instantiate(wc.Linker(runtime.engine), runtime.new_store(Limits()), component, "c")
 
 
 def test_record_and_field_spell_wit_names() -> None:
