@@ -9,7 +9,6 @@ check (see :mod:`harness.supply_chain`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -334,7 +333,9 @@ def run(
         report.timings["build"] = sum(r.seconds for r in results.values())
     report.timings["total"] = time.perf_counter() - started
     if trace_file is not None:
-        _write_trace(trace_file, report)
+        from harness.peer import write_trace
+
+        write_trace(trace_file, report.trace)
     _print_report(report)
     if not report.ok:
         sys.exit(EXIT_FAILED)
@@ -388,23 +389,6 @@ def compose(
     click.echo(f"  signed with key {chain.build_signer().public_key.fingerprint}")
     click.echo("  imports: " + (", ".join(result.outer_imports) or "none"))
     click.echo("  exports: " + ", ".join(result.outer_exports))
-
-
-def _write_trace(path: Path, report: RunReport) -> None:
-    lines = [
-        json.dumps(
-            {
-                "direction": p.direction,
-                "time_ms": p.time_ms,
-                "size": len(p.data),
-                "sha256": hashlib.sha256(p.data).hexdigest(),
-                "bytes": p.data.hex(),
-            }
-        )
-        for p in report.trace
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines))
 
 
 def _print_report(report: RunReport) -> None:

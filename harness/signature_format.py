@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
+from harness.wasm_binary import leb128_u32
 
 SIGNATURE_SECTION = b"signature"
 """Name of the custom section that holds embedded signature data."""
@@ -62,21 +63,7 @@ class UnsupportedSignature(MalformedSignature):
     """The signature data uses a version, content type, hash or algorithm we do not know."""
 
 
-# --- LEB128 and sections (private; harness.wasm_binary has the general parser) ---------
-
-
-def _leb_u32(value: int) -> bytes:
-    if not 0 <= value <= 0xFFFF_FFFF:
-        raise ValueError(f"{value} does not fit a varuint32")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+# --- Reading LEB128 and sections, with this module's own error types -----------------
 
 
 def _read_u32(
@@ -164,8 +151,8 @@ def parse_sections(data: bytes) -> tuple[str, list[Section]]:
 
 def custom_section(name: bytes, payload: bytes) -> bytes:
     """Encode a custom section (id 0, size, name, payload) with minimal LEB128s."""
-    body = _leb_u32(len(name)) + name + payload
-    return b"\x00" + _leb_u32(len(body)) + body
+    body = leb128_u32(len(name)) + name + payload
+    return b"\x00" + leb128_u32(len(body)) + body
 
 
 def new_delimiter() -> bytes:
@@ -189,13 +176,16 @@ class SignatureRecord:
         if self.algorithm != ALG_ED25519:
             # Records of algorithms we do not know are kept verbatim after the id byte.
             return (
-                _leb_u32(len(self.key_id)) + self.key_id + bytes([self.algorithm]) + self.signature
+                leb128_u32(len(self.key_id))
+                + self.key_id
+                + bytes([self.algorithm])
+                + self.signature
             )
         return (
-            _leb_u32(len(self.key_id))
+            leb128_u32(len(self.key_id))
             + self.key_id
             + bytes([self.algorithm])
-            + _leb_u32(len(self.signature))
+            + leb128_u32(len(self.signature))
             + self.signature
         )
 
@@ -226,13 +216,13 @@ class SignedHashes:
 
     def encode(self) -> bytes:
         """Encode the set body (without its outer length prefix)."""
-        out = bytearray(_leb_u32(len(self.hashes)))
+        out = bytearray(leb128_u32(len(self.hashes)))
         for digest in self.hashes:
             out += digest
-        out += _leb_u32(len(self.signatures))
+        out += leb128_u32(len(self.signatures))
         for record in self.signatures:
             body = record.encode()
-            out += _leb_u32(len(body)) + body
+            out += leb128_u32(len(body)) + body
         return bytes(out)
 
     @classmethod
@@ -274,10 +264,10 @@ class SignatureData:
     def encode(self) -> bytes:
         """Encode to the section payload / detached signature bytes."""
         out = bytearray([self.spec_version, self.content_type, self.hash_function])
-        out += _leb_u32(len(self.signed_hashes))
+        out += leb128_u32(len(self.signed_hashes))
         for signed in self.signed_hashes:
             body = signed.encode()
-            out += _leb_u32(len(body)) + body
+            out += leb128_u32(len(body)) + body
         return bytes(out)
 
     @classmethod
