@@ -10,7 +10,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matter_core.errors import CoreError, CryptoError, DecodeError, RemoteProtocolError
+from matter_core.errors import (
+    CoreError,
+    CryptoError,
+    DecodeError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
 from matter_core.message import MIC_LENGTH, MessageHeader, SecuredMessage, decode_protocol_payload
 from matter_core.secure_session import SecureSession
 from matter_core.spake2p import SessionKeys, session_keys
@@ -76,13 +82,21 @@ def test_sealed_datagram_layout() -> None:
 
 
 def test_counters_increase_by_one_per_sealed_message() -> None:
-    initiator, _ = pair(initiator_counter=0xFFFFFFFE)
+    initiator, _ = pair(initiator_counter=0xFFFFFFFD)
     counters = []
     for i in range(3):
         sealed = initiator.seal(1, 2, bytes([i]), 1)
         counters.append(SecuredMessage.split(sealed).header.message_counter)
         assert initiator.last_counter == counters[-1]
-    assert counters == [0xFFFFFFFE, 0xFFFFFFFF, 0]
+    assert counters == [0xFFFFFFFD, 0xFFFFFFFE, 0xFFFFFFFF]
+
+
+def test_an_exhausted_counter_refuses_to_seal_rather_than_wrap() -> None:
+    # Counter 0 after 0xFFFFFFFF would be rejected by the peer as a replay.
+    initiator, _ = pair(initiator_counter=0xFFFFFFFF)
+    initiator.seal(1, 2, b"last", 1)
+    with pytest.raises(LocalProtocolError, match="exhausted"):
+        initiator.seal(1, 2, b"one too many", 1)
 
 
 @settings(max_examples=50, deadline=None)

@@ -235,6 +235,8 @@ class PaseSession:
         self.secure: SecureSession | None = None
         self.datagrams_sent = 0
         self.datagrams_received = 0
+        #: Unsecured datagrams that arrived after establishment and were dropped.
+        self.ignored_datagrams = 0
 
     # -- public sans-IO surface -------------------------------------------------
 
@@ -267,12 +269,11 @@ class PaseSession:
                 self._send_raw(self._last_reply)
             return
         if self.state is State.ESTABLISHED:
-            self._fail(
-                RemoteProtocolError(
-                    f"unexpected message (opcode 0x{proto.opcode:02x}) after establishment"
-                ),
-                now_ms,
-            )
+            # The handshake is over and the session keys are in use: a new unsecured
+            # message is not part of it. Anyone can send unsecured datagrams, so failing
+            # (and telling the peer to fail) would let a stray packet kill a good session;
+            # CHIP drops them too. They are counted, not obeyed.
+            self.ignored_datagrams += 1
             return
         try:
             self._accept_addressing(header, proto)

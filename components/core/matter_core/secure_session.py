@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from matter_core.aes_ccm import AesCcm, matter_nonce
-from matter_core.errors import CryptoError, DecodeError, RemoteProtocolError
+from matter_core.errors import CryptoError, DecodeError, LocalProtocolError, RemoteProtocolError
 from matter_core.message import (
     MessageHeader,
     ProtocolHeader,
@@ -61,7 +61,11 @@ class SecureSession:
     def seal(self, protocol_id: int, opcode: int, payload: bytes, exchange_id: int) -> bytes:
         """Encrypt one message for the peer; returns the datagram."""
         counter = self._counter
-        self._counter = (self._counter + 1) & 0xFFFFFFFF
+        if counter > 0xFFFFFFFF:
+            # Wrapping to 0 would make the peer reject every later message as a replay:
+            # the session has to be replaced instead.
+            raise LocalProtocolError("message counter exhausted: establish a new session")
+        self._counter += 1
         header = MessageHeader(session_id=self.peer_session_id, message_counter=counter)
         proto = ProtocolHeader(
             opcode=opcode,
@@ -77,7 +81,7 @@ class SecureSession:
     @property
     def last_counter(self) -> int:
         """The message counter of the last sealed message."""
-        return (self._counter - 1) & 0xFFFFFFFF
+        return self._counter - 1
 
     def open(self, datagram: bytes) -> OpenedMessage:
         """Decrypt one message from the peer, or raise a CoreError."""
