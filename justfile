@@ -8,6 +8,13 @@ export PATH := justfile_directory() + "/.venv/bin:" + env_var("PATH")
 default:
     @just --list
 
+# interop tests against independent Matter implementations: CircuitMatter (a device) and the
+# CHIP reference controller; installs the CHIP wheels and the Debian libraries they need
+interop:
+    dpkg -s libnl-3-200 libnl-route-3-200 >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends libnl-3-200 libnl-route-3-200)
+    pip install -q -e '.[dev,interop]'
+    pytest -q -m interop -rs
+
 # lint, type-check and run every test
 test: lint typecheck
     pytest -q
