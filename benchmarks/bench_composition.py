@@ -37,6 +37,7 @@ from bench_components import (
     PROJECT,
     STEPS,
     Row,
+    cold_compiles,
     collect_steps,
     counts,
     machine_facts,
@@ -84,20 +85,6 @@ def composes(count: int, type_cache: Path | None) -> list[float]:
             started = time.perf_counter()
             compose(load_graph(GRAPH), engine=engine, cache_dir=cache, validate=False)
             samples.append(time.perf_counter() - started)
-    return samples
-
-
-def cold_compiles_of(data: bytes, count: int) -> list[float]:
-    """Seconds of ``count`` compiles of the component ``data`` with no artifact cache."""
-    samples = []
-    for _ in range(count):
-        runtime = Runtime(None)
-        try:
-            started = time.perf_counter()
-            runtime.load_bytes(data)
-            samples.append(time.perf_counter() - started)
-        finally:
-            runtime.close()
     return samples
 
 
@@ -298,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cold > 0:
         rows.append(ms_row("compose, cold type stubs", composes(args.cold, None)))
         print(f"cold compiles of the composed component ({args.cold}) ...", flush=True)
-        rows.append(ms_row("composed compile, cold", cold_compiles_of(data, args.cold)))
+        rows.append(ms_row("composed compile, cold", cold_compiles(data, args.cold)))
     print(f"handshakes ({args.repeat} triples) ...", flush=True)
     samples = handshakes(builds["core"].path, artifact.path, args.repeat)
     rows += [
