@@ -30,7 +30,7 @@ from harness.placements import (
     RunConfigError,
     RunReport,
     Seams,
-    _finish,
+    drive_and_prove,
     handshake_params,
 )
 from harness.policy import enforce
@@ -264,7 +264,7 @@ def run_composed(
         ComponentRole("commissioner", guest, COMMISSIONER_EXPORT),
         ComponentRole("commissionee", guest, COMMISSIONEE_EXPORT),
     )
-    report = _finish("composed", config, seams, roles, params, timings)
+    report = drive_and_prove("composed", config, seams, roles, params, timings)
     report.mode = "composed"
     report.seams = {"graph": graph_counters}
     report.fuel = {"graph": guest.fuel_consumed(fuel_before)}

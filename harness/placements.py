@@ -189,7 +189,7 @@ class _CountingEntropy:
         return data
 
 
-def _finish(
+def drive_and_prove(
     mode: str,
     config: RunConfig,
     seams: Seams,
@@ -197,6 +197,8 @@ def _finish(
     params: HandshakeParams,
     timings: dict[str, float],
 ) -> RunReport:
+    """Drive the handshake between ``roles`` on ``seams`` and, if it established, prove
+    the secure session; the report of the run (shared by every placement)."""
     outcome = drive_handshake(roles[0], roles[1], seams.clock, params)
     timings["handshake"] = outcome.seconds
     report = RunReport(mode, config, outcome, seams.counters, seams.link.trace, timings)
@@ -219,7 +221,7 @@ def run_native(config: RunConfig) -> RunReport:
         )
         for role in ROLES
     )
-    return _finish("native", config, seams, (roles[0], roles[1]), params, {})
+    return drive_and_prove("native", config, seams, (roles[0], roles[1]), params, {})
 
 
 def instantiate_core(
@@ -275,6 +277,6 @@ def run_component(
         ComponentRole("commissioner", guests["commissioner"]),
         ComponentRole("commissionee", guests["commissionee"]),
     )
-    report = _finish("component", config, seams, roles, params, timings)
+    report = drive_and_prove("component", config, seams, roles, params, timings)
     report.fuel = {role: guests[role].fuel_consumed(fuel_before[role]) for role in ROLES}
     return report
