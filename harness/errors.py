@@ -132,7 +132,11 @@ class LedgerCorruptError(LedgerError):
     ``first_bad`` is the 0-based index of the first bad record, ``check`` the failed step."""
 
     def __init__(self, message: str, *, first_bad: int | None, check: str | None) -> None:
-        super().__init__(message)
+        super().__init__(
+            message,
+            hint="the ledger is left as it is, for inspection: keep it aside and start a new "
+            "one (move the file, or pass --ledger NEW), and find out who changed it",
+        )
         self.first_bad = first_bad
         self.check = check
 
