@@ -33,7 +33,6 @@ from harness.placements import (
     drive_and_prove,
     handshake_params,
 )
-from harness.policy import enforce
 from harness.roles import ComponentRole
 from harness.runtime import Runtime, field, link_seams
 from harness.supply_chain import (
@@ -233,16 +232,11 @@ def run_composed(
         )
     params = handshake_params(config)
     timings: dict[str, float] = {}
-    if verified is None or verified.path != composed:
-        build_dir = composed.parent.parent if composed.parent.name == "composed" else None
-        chain = supply_chain or SupplyChain.local(None, build_dir or composed.parent)
-        started = time.perf_counter()
-        verified = chain.load_verified(composed)
-        timings["verify"] = time.perf_counter() - started
-    enforce(verified.data, "composed", label=str(composed))
-    started = time.perf_counter()
-    component = runtime.load_bytes(verified.data, name=str(composed))
-    timings["compile"] = time.perf_counter() - started
+    build_dir = composed.parent.parent if composed.parent.name == "composed" else None
+    chain = supply_chain or SupplyChain.local(None, build_dir or composed.parent)
+    component = chain.load_component(
+        runtime, composed, role="composed", verified=verified, timings=timings
+    )
     seams = Seams(config)
     graph_counters = seams.counters["commissioner"]  # one set of host seams for the graph
     linker = wc.Linker(runtime.engine)

@@ -132,7 +132,8 @@ class GateContext:
     def load(self, name: str) -> wc.Component:
         """The component ``name`` (or ``composed``), verified by the supply chain, compiled."""
         path = self.composed() if name == "composed" else self.component(name)
-        return self.supply_chain.load_component(self.runtime, path)
+        role = "composed" if name == "composed" else name
+        return self.supply_chain.load_component(self.runtime, path, role=role)
 
     def inputs(self, *names: str) -> dict[str, str]:
         """SHA-256 of the named artefacts (components, composed graph) and the WIT files."""

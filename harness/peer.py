@@ -37,7 +37,6 @@ from harness.build import DEFAULT_BUILD_DIR, build_all
 from harness.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
 from harness.errors import HarnessError
 from harness.placements import DEFAULT_ITERATIONS, DEFAULT_SALT
-from harness.policy import enforce
 from harness.roles import ComponentRole, NativeRole, Opened, RoleError, RoleHandle, RoleStatus
 from harness.runtime import GuestTrap, Limits, Runtime, TransportSeam, link_seams
 from harness.seams import (
@@ -460,9 +459,7 @@ def _load_core(
     if path is None:
         built = build_all(config.build_dir, names=["core"], progress=progress, supply_chain=chain)
         path = built["core"].path
-    verified = chain.load_verified(path)
-    enforce(verified.data, "core", label=str(path))
-    return runtime.load_bytes(verified.data, name=str(path))
+    return chain.load_component(runtime, path, role="core")
 
 
 def _instantiate(

@@ -26,7 +26,6 @@ from harness.driver import (
     prove_secure_session,
 )
 from harness.errors import HarnessError
-from harness.policy import enforce
 from harness.roles import ComponentRole, NativeRole, RoleHandle
 from harness.runtime import GuestCall, Limits, Runtime, link_seams
 from harness.seams import (
@@ -258,14 +257,7 @@ def run_component(
     params = handshake_params(config)
     timings: dict[str, float] = {}
     chain = supply_chain or SupplyChain.local(None, core_path.parent)
-    started = time.perf_counter()
-    verified = chain.load_verified(core_path)
-    timings["verify"] = time.perf_counter() - started
-    # The capability policy is checked on the verified bytes, before anything compiles.
-    enforce(verified.data, "core", label=str(core_path))
-    started = time.perf_counter()
-    component = runtime.load_bytes(verified.data, name=str(core_path))
-    timings["compile"] = time.perf_counter() - started
+    component = chain.load_component(runtime, core_path, role="core", timings=timings)
     seams = Seams(config)
     started = time.perf_counter()
     guests = {

@@ -244,11 +244,33 @@ def test_load_component_compiles_the_verified_bytes(tmp_path: Path) -> None:
     chain.seal(path, produced)
     runtime = Runtime(None)
     try:
-        component = chain.load_component(runtime, path)
+        timings: dict[str, float] = {}
+        component = chain.load_component(runtime, path, role="loopback", timings=timings)
     finally:
         runtime.close()
     assert component is not None
     assert len(chain.verifications) == 1
+    assert set(timings) == {"verify", "compile"}
+
+
+def test_load_component_checks_the_policy_before_compiling(tmp_path: Path) -> None:
+    # A correctly signed component whose imports break its role's policy is refused,
+    # naming the import, by the same call that would otherwise compile it.
+    from harness.policy import PolicyViolation
+
+    importer = bytes(
+        wasmtime.wat2wasm('(component (import "wasi:filesystem/types@0.2.0" (instance)))')
+    )
+    build = tmp_path / "build"
+    path, produced = built(build, data=importer)
+    chain = chain_in(build)
+    chain.seal(path, produced)
+    runtime = Runtime(None)
+    try:
+        with pytest.raises(PolicyViolation, match=r"wasi:filesystem/types@0\.2\.0"):
+            chain.load_component(runtime, path, role="core")
+    finally:
+        runtime.close()
 
 
 @settings(max_examples=60, deadline=None)
