@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import wasmtime.component as wc
-from matter_core import aes_ccm, kdf, p256, spake2p
+from matter_core import aes_ccm
+from matter_core import conformance as core_conformance
 from matter_core.errors import CoreError
 
 from harness.build import PROJECT_ROOT
@@ -55,8 +56,6 @@ SPAKE2P_FIELDS: tuple[tuple[str, str], ...] = (
     ("cA", "ca"),
     ("cB", "cb"),
 )
-#: Bytes of the PBKDF2 output w0s || w1s.
-WS_SIZE = 80
 #: Bytes of w0 at the start of a serialized verifier.
 W0_SIZE = 32
 #: How many hex digits of a mismatching value a detail line shows.
@@ -202,58 +201,31 @@ class NativeConformance:
 
     def passcode_verifier(self, passcode: int, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
         """PBKDF2 output and verifier, computed natively."""
-
-        def body() -> tuple[bytes, bytes]:
-            spake2p.validate_pbkdf_params(salt, iterations)
-            ws = kdf.pbkdf2_sha256(passcode.to_bytes(4, "little"), salt, iterations, WS_SIZE)
-            return ws, spake2p.compute_verifier(passcode, salt, iterations)
-
-        result: tuple[bytes, bytes] = self._run("passcode-verifier", body)
+        result: tuple[bytes, bytes] = self._run(
+            "passcode-verifier",
+            lambda: core_conformance.passcode_verifier(passcode, salt, iterations),
+        )
         return result
 
     def spake2p_exchange(self, inputs: Spake2pInput) -> dict[str, bytes]:
         """The exchange's values, computed natively (both roles, forced scalars)."""
-
-        def body() -> dict[str, bytes]:
-            w0 = p256.scalar_from_bytes(inputs.w0)
-            w1 = p256.scalar_from_bytes(inputs.w1)
-            big_l = p256.base_mult(w1)
-            ids = {"id_prover": inputs.id_prover, "id_verifier": inputs.id_verifier}
-            prover = spake2p.Spake2pProver(inputs.context, w0, w1, **ids)
-            verifier = spake2p.Spake2pVerifier(inputs.context, w0, big_l, **ids)
-            share_x = prover.share(p256.scalar_from_bytes(inputs.x))
-            share_y = verifier.share(p256.scalar_from_bytes(inputs.y))
-            cb = verifier.process_peer_share(share_x)
-            ca = prover.process_peer_share(share_y)
-            prover.verify_peer_confirmation(cb)
-            verifier.verify_peer_confirmation(ca)
-            t = prover.transcript
-            return {
-                "l": big_l.to_bytes(),
-                "share_x": share_x,
-                "share_y": share_y,
-                "z": t.Z,
-                "v": t.V,
-                "transcript": t.tt,
-                "ka": t.ka,
-                "ke": t.ke,
-                "kca": t.kca,
-                "kcb": t.kcb,
-                "ca": ca,
-                "cb": cb,
-            }
-
-        result: dict[str, bytes] = self._run("spake2p-exchange", body)
+        result: dict[str, bytes] = self._run(
+            "spake2p-exchange",
+            lambda: core_conformance.spake2p_exchange(
+                inputs.context,
+                inputs.id_prover,
+                inputs.id_verifier,
+                inputs.w0,
+                inputs.w1,
+                inputs.x,
+                inputs.y,
+            ),
+        )
         return result
 
     def session_keys(self, ke: bytes) -> bytes:
         """Session keys, derived natively."""
-
-        def body() -> bytes:
-            keys = spake2p.session_keys(ke)
-            return keys.i2r + keys.r2i + keys.attestation_challenge
-
-        result: bytes = self._run("session-keys", body)
+        result: bytes = self._run("session-keys", lambda: core_conformance.session_key_block(ke))
         return result
 
     def ccm_decrypt(self, key: bytes, nonce: bytes, aad: bytes, data: bytes) -> bytes:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import matter_core.aes_ccm
+import matter_core.conformance
 import matter_core.endpoint
 import matter_core.errors
 import matter_core.kdf
@@ -170,58 +171,29 @@ class Conformance(wit_world.exports.Conformance):
     """The ``conformance`` export: vector inputs in, computed values out."""
 
     def passcode_verifier(self, passcode: int, salt: bytes, iterations: int) -> tuple[bytes, bytes]:
-        def body() -> tuple[bytes, bytes]:
-            matter_core.spake2p.validate_pbkdf_params(bytes(salt), iterations)
-            ws = matter_core.kdf.pbkdf2_sha256(
-                passcode.to_bytes(4, "little"), bytes(salt), iterations, 80
-            )
-            verifier = matter_core.spake2p.compute_verifier(passcode, bytes(salt), iterations)
-            return ws, verifier
-
-        return _guard(body)
+        return _guard(
+            lambda: matter_core.conformance.passcode_verifier(passcode, bytes(salt), iterations)
+        )
 
     def spake2p_exchange(
         self, input: conformance_types.Spake2pInput
     ) -> conformance_types.Spake2pOutput:
         def body() -> conformance_types.Spake2pOutput:
-            sp = matter_core.spake2p
-            p256 = matter_core.p256
-            w0 = p256.scalar_from_bytes(bytes(input.w0))
-            w1 = p256.scalar_from_bytes(bytes(input.w1))
-            big_l = p256.base_mult(w1)
-            ids = {"id_prover": bytes(input.id_prover), "id_verifier": bytes(input.id_verifier)}
-            prover = sp.Spake2pProver(bytes(input.context), w0, w1, **ids)
-            verifier = sp.Spake2pVerifier(bytes(input.context), w0, big_l, **ids)
-            share_x = prover.share(p256.scalar_from_bytes(bytes(input.x)))
-            share_y = verifier.share(p256.scalar_from_bytes(bytes(input.y)))
-            cb = verifier.process_peer_share(share_x)
-            ca = prover.process_peer_share(share_y)
-            prover.verify_peer_confirmation(cb)
-            verifier.verify_peer_confirmation(ca)
-            t = prover.transcript
-            return conformance_types.Spake2pOutput(
-                l=big_l.to_bytes(),
-                share_x=share_x,
-                share_y=share_y,
-                z=t.Z,
-                v=t.V,
-                transcript=t.tt,
-                ka=t.ka,
-                ke=t.ke,
-                kca=t.kca,
-                kcb=t.kcb,
-                ca=ca,
-                cb=cb,
+            values = matter_core.conformance.spake2p_exchange(
+                bytes(input.context),
+                bytes(input.id_prover),
+                bytes(input.id_verifier),
+                bytes(input.w0),
+                bytes(input.w1),
+                bytes(input.x),
+                bytes(input.y),
             )
+            return conformance_types.Spake2pOutput(**values)
 
         return _guard(body)
 
     def session_keys(self, ke: bytes) -> bytes:
-        def body() -> bytes:
-            keys = matter_core.spake2p.session_keys(bytes(ke))
-            return keys.i2r + keys.r2i + keys.attestation_challenge
-
-        return _guard(body)
+        return _guard(lambda: matter_core.conformance.session_key_block(bytes(ke)))
 
     def ccm_decrypt(self, key: bytes, nonce: bytes, aad: bytes, data: bytes) -> bytes:
         return _guard(
