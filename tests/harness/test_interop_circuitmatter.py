@@ -41,6 +41,7 @@ from circuitmatter import session as cm_session
 from circuitmatter.message import Message  # type: ignore[import-untyped]
 from circuitmatter.protocol import SecureProtocolOpcode  # type: ignore[import-untyped]
 from circuitmatter.utility import random as cm_random  # type: ignore[import-untyped]
+from loopback_net import ipv6_loopback_available
 
 from harness.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
 from harness.peer import PEER_PROBE, PeerConfig, PeerResult, run_peer
@@ -66,19 +67,8 @@ GENERAL_FAILURE = 1
 INVALID_PARAMETER = 2
 
 
-def _ipv6_loopback_available() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 needs_ipv6 = pytest.mark.skipif(
-    not _ipv6_loopback_available(),
+    not ipv6_loopback_available(),
     reason="CircuitMatter opens an AF_INET6 socket and this machine has no IPv6 loopback",
 )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from loopback_net import ipv6_loopback_available
 from matter_core import spake2p
 
 from harness.build import DEFAULT_BUILD_DIR, build_all
@@ -44,19 +45,8 @@ SEED = 11
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _ipv6_loopback_available() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 needs_ipv6 = pytest.mark.skipif(
-    not _ipv6_loopback_available(), reason="this machine has no IPv6 loopback (::1)"
+    not ipv6_loopback_available(), reason="this machine has no IPv6 loopback (::1)"
 )
 
 DEVICE = PeerConfig(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loopback_net import ipv6_loopback_available
 
 from harness.seams import MAX_DATAGRAM, SeamCounters, VirtualClock
 from harness.udp import (
@@ -24,18 +25,6 @@ from harness.udp import (
 )
 
 LOOPBACK = ("127.0.0.1", 0)
-
-
-def ipv6_loopback_available() -> bool:
-    """True when this machine can bind a UDP socket to ::1."""
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 needs_ipv6 = pytest.mark.skipif(
