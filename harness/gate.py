@@ -75,6 +75,7 @@ class GateContext:
         self._reports: dict[str, RunReport] = {}
         self.build_figures: dict[str, Any] = {}
         self.coverage: Any = None
+        self._digests: dict[Path, str] = {}
 
     @property
     def runtime(self) -> Runtime:
@@ -137,11 +138,17 @@ class GateContext:
 
     def inputs(self, *names: str) -> dict[str, str]:
         """SHA-256 of the named artefacts (components, composed graph) and the WIT files."""
-        digests = {f"wit/{p.name}": _sha256(p) for p in sorted(WIT_DIR.glob("*.wit"))}
+        digests = {f"wit/{p.name}": self._digest(p) for p in sorted(WIT_DIR.glob("*.wit"))}
         for name in names:
             path = self.composed() if name == "composed" else self.component(name)
-            digests[f"{name}:{path.name}"] = _sha256(path)
+            digests[f"{name}:{path.name}"] = self._digest(path)
         return digests
+
+    def _digest(self, path: Path) -> str:
+        # Inputs do not change during a gate run; most claims name the same 18-37 MB files.
+        if path not in self._digests:
+            self._digests[path] = _sha256(path)
+        return self._digests[path]
 
     def close(self) -> None:
         """Release the runtime."""
