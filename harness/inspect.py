@@ -13,9 +13,10 @@ from typing import Any
 import wasmtime
 import wasmtime.component as wc
 
+from harness import wasm_binary
 from harness.build import DEFAULT_BUILD_DIR
-from harness.errors import HarnessError
-from harness.runtime import Runtime
+from harness.errors import HarnessError, WasmFormatError
+from harness.runtime import CLOCK, ENTROPY, TRANSPORT, Runtime
 
 _ComponentExtern = wasmtime.component._types.ComponentExtern
 
@@ -147,11 +148,6 @@ def check_core_imports(component_path: Path) -> list[str]:
     core ambient authority the seams are meant to exclude. The import section is read
     from the binary, without compiling, so the check is cheap enough for every gate.
     """
-    # Imported here so that the rest of this module keeps its existing import block.
-    from harness import wasm_binary
-    from harness.errors import WasmFormatError
-    from harness.runtime import CLOCK, ENTROPY, TRANSPORT
-
     seams = (TRANSPORT, CLOCK, ENTROPY)
     try:
         data = component_path.read_bytes()
