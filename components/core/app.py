@@ -26,9 +26,15 @@ import matter_core.message
 import matter_core.p256
 import matter_core.pase
 import matter_core.pase_messages
+import matter_core.pase_session
+import matter_core.pase_state
 import matter_core.secure_session
+import matter_core.session_events
 import matter_core.spake2p
 import matter_core.tlv
+import matter_core.tlv_elements
+import matter_core.tlv_reader
+import matter_core.tlv_writer
 import wit_world
 from componentize_py_types import Err
 from wit_world.exports import conformance as conformance_types
@@ -113,6 +119,17 @@ _ROLES = {
 }
 
 
+_EVENT_KINDS = {
+    matter_core.session_events.EventKind.ESTABLISHED: types.EventKind.ESTABLISHED,
+    matter_core.session_events.EventKind.FAILED: types.EventKind.FAILED,
+    matter_core.session_events.EventKind.MESSAGE_OPENED: types.EventKind.MESSAGE_OPENED,
+}
+
+
+def _event(event: matter_core.session_events.SessionEvent) -> types.SessionEvent:
+    return types.SessionEvent(kind=_EVENT_KINDS[event.kind], at_ms=event.at_ms)
+
+
 def _status(status: matter_core.endpoint.SessionStatus) -> types.SessionStatus:
     return types.SessionStatus(
         role=_ROLES[status.role],
@@ -165,6 +182,9 @@ class SessionControl(wit_world.exports.SessionControl):
             )
 
         return _guard(body)
+
+    def take_events(self) -> list[types.SessionEvent]:
+        return _guard(lambda: [_event(event) for event in _ENDPOINT.take_events()])
 
 
 class Conformance(wit_world.exports.Conformance):

@@ -156,7 +156,8 @@ def test_apple_recording_first_secured_message(
     assert int.from_bytes(wire[1:3], "little") == rec[session_id_name]
     header, payload = wire[:8], wire[8:]
     counter = int.from_bytes(header[4:8], "little")
-    # PASE sessions use the all-zero node id in the nonce (pase-facts 4.3).
+    # PASE sessions use the all-zero (unspecified) node id in the nonce (Matter Core
+    # Specification 1.0, §4.7 Message Security).
     assert matter_nonce(security_flags, counter, 0) == nonce
     assert len(payload) == len(plaintext) + 16
 

@@ -208,7 +208,8 @@ def test_first_secured_messages_match_the_checked_vectors(
 ) -> None:
     split = SecuredMessage.split(bytes.fromhex(APPLE[key]))
     assert split.header.session_id == session_id
-    # The AES-CCM nonce is security flags || counter || node id 0 (pase-facts.md 4.3).
+    # The AES-CCM nonce is security flags || counter || node id 0 (Matter Core
+    # Specification 1.0, §4.7 Message Security; PASE uses the unspecified node id).
     nonce = (
         bytes([split.header.security_flags])
         + split.header.message_counter.to_bytes(4, "little")

@@ -11,7 +11,12 @@ from collections.abc import Callable
 
 import pytest
 from helpers import ITERATIONS, PASSCODE, SALT, HmacCounterEntropy, verifier_for
-from matter_core.endpoint import MAX_DATAGRAMS_PER_POLL, CoreEndpoint, SessionStatus
+from matter_core.endpoint import (
+    MAX_DATAGRAMS_PER_POLL,
+    MAX_SECURED_BACKLOG,
+    CoreEndpoint,
+    SessionStatus,
+)
 from matter_core.errors import (
     ConfirmationError,
     CoreError,
@@ -21,8 +26,10 @@ from matter_core.errors import (
     PeerStatusError,
     WrongStateError,
 )
-from matter_core.message import SecureChannelOpcode, UnsecuredMessage
+from matter_core.message import MIC_LENGTH, MessageHeader, SecureChannelOpcode, UnsecuredMessage
+from matter_core.message import SessionType as WireSessionType
 from matter_core.pase import MAX_RETRANSMISSIONS, Role
+from matter_core.session_events import MAX_EVENTS, EventKind, EventQueue, SessionEvent
 
 OP = SecureChannelOpcode
 
@@ -317,3 +324,218 @@ def test_a_secured_message_met_in_poll_is_kept_for_open() -> None:
     assert opened is not None
     assert (opened.payload, opened.message_counter) == (b"early", counter)
     assert commissionee.open() is None
+
+
+# --- secured datagrams never reach the handshake --------------------------------------
+
+
+def secured_datagram(counter: int, *, group: bool = False) -> bytes:
+    """A datagram whose header says it is secured (it opens on no session, though)."""
+    if group:
+        header = MessageHeader(
+            session_id=0,
+            message_counter=counter,
+            destination_group_id=0x0101,
+            session_type=WireSessionType.GROUP,
+        )
+    else:
+        header = MessageHeader(session_id=0x4242, message_counter=counter)
+    return header.encode() + bytes(8 + MIC_LENGTH)
+
+
+def until_commissionee_established(
+    commissioner: CoreEndpoint, commissionee: CoreEndpoint, clock: FakeClock
+) -> None:
+    """Poll in turn until the commissionee has sent its success StatusReport.
+
+    The commissioner has not seen that report yet: it is the one datagram waiting in the
+    commissioner's inbox.
+    """
+    for _ in range(20):
+        commissioner.poll()
+        if commissionee.poll().established:
+            return
+        clock.now += 1
+    raise AssertionError("the commissionee did not establish")
+
+
+def test_a_secured_datagram_before_establishment_waits_for_open() -> None:
+    # The device may seal as soon as it has sent its StatusReport; if that report is
+    # delayed, the sealed message reaches the commissioner while it is still in PASE.
+    commissioner, commissionee, link, clock = endpoints(9)
+    start(commissioner, commissionee)
+    until_commissionee_established(commissioner, commissionee, clock)
+    assert [opcode(d) for d in link.a.inbox] == [OP.STATUS_REPORT]
+    report = link.a.inbox.popleft()
+    counter = commissionee.seal(0x0001, 0x05, b"before you knew")
+    before = commissioner.status()
+
+    early = commissioner.poll()  # only the secured datagram is waiting
+
+    assert early.failure is None and early.state == before.state == "EXPECT_STATUS_REPORT"
+    assert early.datagrams_received == before.datagrams_received  # not the handshake's
+    with pytest.raises(WrongStateError):
+        commissioner.open()  # still no secure session: open() refuses as before
+    link.a.inbox.append(report)
+    status = commissioner.poll()
+    assert status.established and status.failure is None
+    opened = commissioner.open()
+    assert opened is not None
+    assert (opened.payload, opened.message_counter) == (b"before you knew", counter)
+    assert commissioner.open() is None
+    assert commissioner.secured_dropped == 0
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["unicast-session", "group-session"])
+def test_secured_datagrams_before_establishment_are_kept_up_to_the_bound(group: bool) -> None:
+    _, commissionee, link, _ = endpoints()
+    commissionee.start_commissionee(verifier_for(PASSCODE, SALT, ITERATIONS), SALT, ITERATIONS)
+    extra = 6
+    link.b.inbox.extend(
+        secured_datagram(n, group=group) for n in range(MAX_SECURED_BACKLOG + extra)
+    )
+
+    first = commissionee.poll()
+    second = commissionee.poll()
+
+    for status in (first, second):
+        assert status.state == "EXPECT_PBKDF_PARAM_REQUEST" and status.failure is None
+        assert status.datagrams_received == 0 and status.datagrams_sent == 0
+    assert not link.b.inbox
+    assert commissionee.secured_dropped == extra
+    assert link.b.sent == []  # no StatusReport went out for them
+
+
+def test_the_secured_backlog_keeps_the_oldest_and_counts_the_rest() -> None:
+    commissioner, commissionee, link, clock = endpoints(10)
+    start(commissioner, commissionee)
+    run(commissioner, commissionee, clock)
+    extra = 6
+    counters = [
+        commissioner.seal(0x0001, 0x02, n.to_bytes(2, "big"))
+        for n in range(MAX_SECURED_BACKLOG + extra)
+    ]
+    # The final standalone ack plus every sealed message: more than one poll's worth.
+    while link.b.inbox:
+        assert commissionee.poll().failure is None
+    assert commissionee.secured_dropped == extra
+
+    opened = []
+    while (message := commissionee.open()) is not None:
+        opened.append(message.message_counter)
+    assert opened == counters[:MAX_SECURED_BACKLOG]
+    assert commissionee.status().next_deadline_ms is None  # the ack reached the handshake
+
+
+def test_starting_a_session_forgets_the_last_backlog() -> None:
+    _, commissionee, link, _ = endpoints()
+    verifier = verifier_for(PASSCODE, SALT, ITERATIONS)
+    commissionee.start_commissionee(verifier, SALT, ITERATIONS)
+    link.b.inbox.extend(secured_datagram(n) for n in range(MAX_SECURED_BACKLOG + 1))
+    commissionee.poll()
+    commissionee.poll()
+    assert commissionee.secured_dropped == 1
+    commissionee.start_commissionee(verifier, SALT, ITERATIONS)
+    assert commissionee.secured_dropped == 0
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+def test_events_of_a_successful_handshake_in_order() -> None:
+    link, clock = FakeLink(), FakeClock()
+    entropy = HmacCounterEntropy(11, "commissioner")
+    commissioner = CoreEndpoint(link.a, clock, entropy)
+    commissionee = CoreEndpoint(link.b, clock, HmacCounterEntropy(11, "commissionee"))
+    assert commissioner.take_events() == []  # no session yet: nothing happened
+    start(commissioner, commissionee)
+    a, b = run(commissioner, commissionee, clock)
+    assert a.established and b.established
+    established_at = clock.now  # run() stops right after the commissioner's poll
+
+    reads, draws = clock.reads, list(entropy.draws)
+    assert commissioner.take_events() == [SessionEvent(EventKind.ESTABLISHED, established_at)]
+    assert commissioner.take_events() == []  # taken means gone
+    # Keeping and taking events crosses no seam.
+    assert (clock.reads, entropy.draws) == (reads, draws)
+
+    clock.now += 7
+    commissionee.poll()  # takes the final ack at the new time
+    commissioner.seal(0x0001, 0x02, b"one")
+    commissioner.seal(0x0001, 0x02, b"two")
+    reads = clock.reads
+    assert commissionee.open() is not None and commissionee.open() is not None
+    assert clock.reads == reads  # open() of secured datagrams reads no clock
+    device = commissionee.take_events()
+    assert [event.kind for event in device] == [
+        EventKind.ESTABLISHED,
+        EventKind.MESSAGE_OPENED,
+        EventKind.MESSAGE_OPENED,
+    ]
+    assert device[0].at_ms < device[1].at_ms == device[2].at_ms == clock.now
+    assert [event.kind.value for event in device] == [
+        "established",
+        "message-opened",
+        "message-opened",
+    ]
+
+
+def test_events_of_a_failed_handshake() -> None:
+    commissioner, commissionee, _, clock = endpoints(12)
+    start(commissioner, commissionee, device_passcode=20202022)
+    a, _ = run(commissioner, commissionee, clock)
+    assert isinstance(a.failure, ConfirmationError)
+    assert commissioner.take_events() == [SessionEvent(EventKind.FAILED, clock.now)]
+
+    clock.now += 3
+    b = commissionee.poll()  # takes the commissioner's failure report
+    assert isinstance(b.failure, PeerStatusError)
+    assert commissionee.take_events() == [SessionEvent(EventKind.FAILED, clock.now)]
+    assert commissionee.poll().failure is not None
+    assert commissionee.take_events() == []  # a failure is reported once
+
+
+def test_a_timeout_is_a_failed_event_at_the_time_of_the_poll() -> None:
+    commissioner, _, _, clock = endpoints(13)
+    commissioner.start_commissioner(PASSCODE)
+    status = commissioner.poll()
+    while status.failure is None:
+        assert status.next_deadline_ms is not None
+        clock.now = status.next_deadline_ms
+        status = commissioner.poll()
+    assert isinstance(status.failure, HandshakeTimeout)
+    assert commissioner.take_events() == [SessionEvent(EventKind.FAILED, clock.now)]
+
+
+def test_the_event_queue_drops_the_oldest_and_counts_them() -> None:
+    commissioner, commissionee, _, clock = endpoints(14)
+    start(commissioner, commissionee)
+    run(commissioner, commissionee, clock)
+    commissionee.poll()  # takes the final ack
+    opens = MAX_EVENTS + 5
+    for n in range(opens):
+        commissioner.seal(0x0001, 0x02, n.to_bytes(2, "big"))
+        assert commissionee.open() is not None
+
+    events = commissionee.take_events()
+    assert len(events) == MAX_EVENTS
+    assert {event.kind for event in events} == {EventKind.MESSAGE_OPENED}  # established went
+    assert commissionee.events_dropped == 1 + opens - MAX_EVENTS
+    assert commissionee.take_events() == []
+
+    verifier = verifier_for(PASSCODE, SALT, ITERATIONS)
+    commissionee.start_commissionee(verifier, SALT, ITERATIONS)
+    assert commissionee.events_dropped == 0  # counted per session
+
+
+def test_an_event_queue_keeps_the_newest_events() -> None:
+    queue = EventQueue(limit=2)
+    for at_ms in (1, 2, 3):
+        queue.append(SessionEvent(EventKind.MESSAGE_OPENED, at_ms))
+    assert (len(queue), queue.dropped) == (2, 1)
+    assert [event.at_ms for event in queue.take()] == [2, 3]
+    assert (len(queue), queue.dropped) == (0, 1)  # taking does not reset the count
+    queue.clear()
+    assert queue.dropped == 0
+    with pytest.raises(ValueError):
+        EventQueue(limit=0)

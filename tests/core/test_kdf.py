@@ -92,7 +92,9 @@ def test_pbkdf2_rfc7914_vector() -> None:
 
 
 def test_pbkdf2_apple_recording_passcode() -> None:
-    # Matter ws = PBKDF2(passcode as u32 LE, salt, iterations, 80) (pase-facts 1.2, 6.3).
+    # Matter ws = PBKDF2(passcode as u32 LE, salt, iterations, 80) (Matter Core
+    # Specification 1.0, §3.10 Password-Authenticated Key Exchange (PAKE)), checked against
+    # the Apple Home run in tests/vectors/spake2p-vectors.json.
     rec = json.loads(VECTORS.read_text())["matter_pase_end_to_end_apple_recording"]
     ws = pbkdf2_sha256(
         rec["passcode"].to_bytes(4, "little"), bytes.fromhex(rec["salt"]), rec["iterations"], 80
@@ -192,7 +194,8 @@ def test_pbkdf2_matches_cryptography(
 
 
 def test_pbkdf2_thousand_iterations() -> None:
-    # The CHIP minimum iteration count with the CHIP test passcode 20202021 (pase-facts 6.2).
+    # The minimum iteration count with the CHIP test passcode 20202021 ("Test Set #01" of
+    # connectedhomeip's TestPASESession.cpp).
     password = (20202021).to_bytes(4, "little")
     salt = b"SPAKE2P Key Salt"
     assert pbkdf2_sha256(password, salt, 1000, 80) == _pyca_pbkdf2(password, salt, 1000, 80)

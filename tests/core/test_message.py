@@ -29,7 +29,9 @@ from matter_core.message import (
     encode_protocol_payload,
 )
 
-# Datagrams of the Apple recording (pase-facts.md 4.1, 4.2, 4.3).
+# Datagrams of the Apple Home recording in tests/vectors (Matter Core Specification 1.0,
+# §4.4.1 Message Header and §4.4.3 Protocol Header Field Descriptions, §4.7 Message
+# Security).
 APPLE_STATUS_REPORT = bytes.fromhex(
     "010000004e04e30f5e62a6858bfd7ce406409b680000a7d0e2070000000000000000"
 )

@@ -409,7 +409,7 @@ def test_the_table_is_the_lock_step_handshake() -> None:
     assert listed == happy
 
 
-# --- wire shape (pase-facts.md 4) -------------------------------------------------------
+# --- wire shape (Matter Core Specification 1.0, §4.4 Message Frame Format) --------------
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

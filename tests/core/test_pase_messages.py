@@ -35,7 +35,7 @@ from matter_core.tlv import (
     utf8,
 )
 
-# Apple's payloads (pase-facts.md 3.6 annotates the request byte by byte).
+# Apple's payloads, from the Apple Home recording in tests/vectors.
 INITIATOR_RANDOM = bytes.fromhex("a882bce8bfdeab50e04ac596bfc05024db5902b7512ed9b278cfaacc12523012")
 RESPONDER_RANDOM = bytes.fromhex("b09aea11409a97cfc3b5079e0bde89d0f230145383475974c560a505efb25969")
 SALT = bytes.fromhex("e6e08fd084c763323da8111eea17d4e077d8df2ed5a294a4d2a36f86fce78624")

@@ -34,7 +34,7 @@ from matter_core.tlv import (
     utf8,
 )
 
-# Apple's PBKDFParamRequest payload (pase-facts.md 3.6, annotated there byte by byte).
+# Apple's PBKDFParamRequest payload, from the Apple Home recording in tests/vectors.
 APPLE_REQUEST = bytes.fromhex(
     "15300120a882bce8bfdeab50e04ac596bfc05024db5902b7512ed9b278cfaacc12523012"
     "2502b6e4240300280435052501f40125022c012503a00f24041224050b2606000004012407011818"
@@ -154,7 +154,8 @@ def _decode_alone(data: bytes) -> Element:
     return element
 
 
-# --- minimal-width encoding (pase-facts.md 3.6) ----------------------------------------
+# --- minimal-width encoding (as CHIP's TLVWriter::Put; Matter Core Specification 1.0,
+# Appendix A Tag-length-value (TLV) Encoding Format) ------------------------------------
 
 
 @pytest.mark.parametrize(

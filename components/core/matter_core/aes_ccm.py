@@ -1,10 +1,10 @@
 """AES-128 (encryption direction) and AES-CCM in pure Python.
 
 componentize-py's CPython has no OpenSSL, so the secure-session AEAD of Matter
-(AES-CCM-128: 16-byte key, 13-byte nonce, 16-byte MIC; pase-facts.md 4.3) is built
-here from the standard library alone. CCM (RFC 3610, NIST SP 800-38C) only ever runs
-the block cipher forwards (CTR for secrecy, CBC-MAC for the tag), so only the forward
-cipher exists.
+(AES-CCM-128: 16-byte key, 13-byte nonce, 16-byte MIC; Matter Core Specification 1.0,
+§3.6 Data Confidentiality and Integrity) is built here from the standard library alone.
+CCM (RFC 3610, NIST SP 800-38C) only ever runs the block cipher forwards (CTR for
+secrecy, CBC-MAC for the tag), so only the forward cipher exists.
 
 Speed in CPython comes from the classic 32-bit T-table formulation: one round is 16
 table lookups and XORs on small ints, with the round keys expanded once per key object.
@@ -257,10 +257,12 @@ def _xor(a: bytes, b: bytes) -> bytes:
 
 
 def matter_nonce(security_flags: int, counter: int, source_node_id: int) -> bytes:
-    """The 13-byte Matter message nonce (pase-facts.md 4.3, CryptoContext::BuildNonce).
+    """The 13-byte Matter message nonce.
 
-    Security flags (1 byte) || message counter (u32 LE) || source node id (u64 LE).
-    PASE sessions use source node id 0.
+    Security flags (1 byte) || message counter (u32 LE) || source node id (u64 LE), as
+    Matter Core Specification 1.0, §4.7 Message Security builds it (CHIP
+    ``CryptoContext::BuildNonce``). PASE sessions use source node id 0, the unspecified
+    node id: a PASE session has no operational node ids (CHIP ``SessionManager``).
     """
     for name, value, bits in (
         ("security_flags", security_flags, 8),

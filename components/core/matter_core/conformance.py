@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from matter_core import kdf, p256, spake2p
 
-#: PBKDF2 output length for w0s || w1s (pase-facts.md 1.2).
+#: PBKDF2 output length for w0s || w1s: two 40-byte halves (Matter Core Specification
+#: 1.0, §3.10 Password-Authenticated Key Exchange (PAKE)).
 WS_LENGTH = 80
 
 

@@ -13,14 +13,17 @@ sealing before the session exists).
 
 from __future__ import annotations
 
-# StatusReport general codes (pase-facts.md 3.7).
+# StatusReport general codes (Matter Core Specification 1.0, Appendix D Status Report
+# Messages; CHIP ``GeneralStatusCode`` in ``protocols/secure_channel/Constants.h``).
 GENERAL_SUCCESS = 0
 GENERAL_FAILURE = 1
 GENERAL_BAD_PRECONDITION = 2
 GENERAL_INVALID_ARGUMENT = 12
 GENERAL_TIMEOUT = 9
 
-# Secure-channel protocol codes (pase-facts.md 3.7).
+# Secure-channel protocol codes of a StatusReport (Matter Core Specification 1.0, the
+# protocol codes of the Secure Channel Protocol section; CHIP ``kProtocolCode*`` in
+# ``protocols/secure_channel/Constants.h``).
 PROTOCOL_SESSION_ESTABLISHMENT_SUCCESS = 0x0000
 PROTOCOL_NO_SHARED_TRUST_ROOTS = 0x0001
 PROTOCOL_INVALID_PARAMETER = 0x0002

@@ -1,7 +1,9 @@
 """Matter message layer: message header, exchange header, StatusReport, constants.
 
-Layouts follow pase-facts.md 4.1 (message header), 4.2 (protocol/exchange header) and
-3.7 (StatusReport); all multi-byte fields are little-endian. Each codec is a pair: a
+Layouts follow Matter Core Specification 1.0: §4.4.1 Message Header Field Descriptions
+(message header), §4.4.3 Protocol Header Field Descriptions (protocol/exchange header)
+and Appendix D Status Report Messages (StatusReport); all multi-byte fields are
+little-endian. Each codec is a pair: a
 ``pull`` / ``decode`` that reads exactly what the matching ``encode`` writes.
 
 Reserved flag bits are ignored when reading and written as zero. Message extensions
@@ -40,7 +42,12 @@ class ProtocolId(IntEnum):
 
 
 class SecureChannelOpcode(IntEnum):
-    """Opcodes of the Secure Channel protocol (pase-facts.md 3.1)."""
+    """Opcodes of the Secure Channel protocol.
+
+    Matter Core Specification 1.0, the "Secure Channel Protocol Messages" table of the
+    Secure Channel Protocol section; CHIP ``MsgType`` in
+    ``protocols/secure_channel/Constants.h``.
+    """
 
     MSG_COUNTER_SYNC_REQ = 0x00
     MSG_COUNTER_SYNC_RSP = 0x01
@@ -137,7 +144,8 @@ def _check_extensions(name: str, value: bytes | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class MessageHeader:
-    """The unencrypted message header (pase-facts.md 4.1).
+    """The unencrypted message header (Matter Core Specification 1.0, §4.4.1 Message
+    Header Field Descriptions).
 
     ``message_extensions`` is None when the MX flag is clear, else the opaque extension
     bytes (without their length prefix).
@@ -256,7 +264,9 @@ class MessageHeader:
 
 @dataclass(frozen=True, slots=True)
 class ProtocolHeader:
-    """The exchange (protocol) header that starts every (decrypted) payload (4.2).
+    """The exchange (protocol) header that starts every (decrypted) payload.
+
+    Matter Core Specification 1.0, §4.4.3 Protocol Header Field Descriptions.
 
     ``protocol_id`` is the 16-bit protocol number and ``vendor_id`` the optional protocol
     vendor (None: flag V clear, i.e. the common vendor 0). ``ack_counter`` is set iff the
@@ -416,7 +426,10 @@ STATUS_REPORT_MIN_LENGTH = 8
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """A StatusReport payload (opcode 0x40; not TLV, pase-facts.md 3.7).
+    """A StatusReport payload (opcode 0x40; not TLV).
+
+    Matter Core Specification 1.0, Appendix D Status Report Messages; CHIP
+    ``StatusReport::WriteToBuffer``.
 
     ``protocol_id`` is the full 32-bit id: vendor id << 16 | protocol number.
     """

@@ -166,13 +166,15 @@ M: Final = Point.from_bytes(
     bytes.fromhex("02886e2f97ace46e55ba9dd7242579f2993b64e16ef3dcab95afd497333d8fa12f"),
     allow_compressed=True,
 )
-"""SPAKE2+ point M for P-256 (pase-facts.md 1.1), blinding the prover's share."""
+"""SPAKE2+ point M for P-256 (draft-bar-cfrg-spake2plus-01 §5 Ciphersuites), blinding
+the prover's share."""
 
 N: Final = Point.from_bytes(
     bytes.fromhex("03d8bbd6c639c62937b04d997f38c3770719c629d7014d49a24b4f98baa1292b49"),
     allow_compressed=True,
 )
-"""SPAKE2+ point N for P-256 (pase-facts.md 1.1), blinding the verifier's share."""
+"""SPAKE2+ point N for P-256 (draft-bar-cfrg-spake2plus-01 §5 Ciphersuites), blinding
+the verifier's share."""
 
 
 # --- Jacobian arithmetic -------------------------------------------------------------

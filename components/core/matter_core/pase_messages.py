@@ -1,4 +1,8 @@
-"""PASE message payloads: PBKDFParamRequest/Response and Pake1..3 (pase-facts.md 3.2-3.5).
+"""PASE message payloads: PBKDFParamRequest/Response and Pake1..3.
+
+The TLV layouts are those of Matter Core Specification 1.0, §4.13.1.2 Protocol Details
+(in §4.13.1 Passcode-Authenticated Session Establishment (PASE)), with the session
+parameters of tag 5 as CHIP's ``SessionParameters`` encodes them.
 
 Each message is a dataclass with ``encode() -> bytes`` and ``decode(payload)`` over the
 TLV payload (an anonymous structure of context-tagged fields). Decoding checks what the
@@ -63,7 +67,11 @@ def _open(payload: bytes, names: dict[int, str], message: str) -> TLVStruct:
 
 @dataclass(frozen=True, slots=True)
 class SessionParameters:
-    """session-parameter-struct (3.5); every field optional, unknown tags skipped."""
+    """session-parameter-struct; every field optional, unknown tags skipped.
+
+    Tags as in CHIP's ``SessionParameters`` (``messaging/SessionParameters.h``); later
+    Matter Core Specification versions define them under "Session Parameters".
+    """
 
     idle_interval_ms: int | None = None
     active_interval_ms: int | None = None

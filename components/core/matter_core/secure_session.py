@@ -2,9 +2,11 @@
 
 Keys stay inside this object; callers hand in plaintext and get datagrams back (and the
 reverse), which is how the component proves a session without keys crossing the seam.
-Per pase-facts.md 4.3: the initiator encrypts with I2R and decrypts with R2I, the
-responder the reverse; the header's session id is the receiver's; the nonce is security
-flags || counter || node id 0 (PASE); the AAD is the header exactly as on the wire.
+Per Matter Core Specification 1.0, §4.7 Message Security and §4.13.1
+Passcode-Authenticated Session Establishment (PASE): the initiator encrypts with I2R and
+decrypts with R2I, the responder the reverse; the header's session id is the receiver's;
+the nonce is security flags || counter || node id 0 (PASE); the AAD is the header exactly
+as on the wire.
 """
 
 from __future__ import annotations

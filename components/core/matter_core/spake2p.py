@@ -1,6 +1,7 @@
 """SPAKE2+ over P-256 exactly as Matter PASE uses it (draft-bar-cfrg-spake2plus-01).
 
-Matter follows the draft-01 key schedule, not RFC 9383 final (pase-facts.md 1.7): the
+Matter follows the draft-01 key schedule (draft-bar-cfrg-spake2plus-01 §4 Key Schedule
+and Key Confirmation), not that of RFC 9383 (§3.4 Key Schedule and Key Confirmation): the
 hash of the transcript is split into Ka || Ke, the confirmation keys come from
 HKDF(Ka, "ConfirmationKeys", 32), and the shared secret is Ke (16 bytes). An RFC 9383
 library gives different confirmations.
@@ -108,7 +109,11 @@ def validate_pbkdf_params(salt: bytes, iterations: int) -> None:
 
 
 def compute_w0_w1(passcode: int, salt: bytes, iterations: int) -> tuple[int, int]:
-    """Derive (w0, w1) from a setup passcode (pase-facts.md 1.2).
+    """Derive (w0, w1) from a setup passcode.
+
+    Matter Core Specification 1.0, §3.10 Password-Authenticated Key Exchange (PAKE), with
+    the PBKDF of §3.9 Password-Based Key Derivation Function (PBKDF) (PBKDF2, RFC 8018
+    §5.2):
 
     ``ws = PBKDF2-HMAC-SHA256(passcode as 4-byte little-endian, salt, iterations, 80)``;
     w0 and w1 are its two 40-byte halves, big-endian, reduced mod n. Only the uint32
@@ -152,7 +157,11 @@ def parse_verifier(data: bytes) -> tuple[int, Point]:
 
 
 def pase_context(request_tlv: bytes, response_tlv: bytes) -> bytes:
-    """SPAKE2+ Context for PASE (pase-facts.md 1.5).
+    """SPAKE2+ Context for PASE.
+
+    Matter Core Specification 1.0, §4.13.1 Passcode-Authenticated Session Establishment
+    (PASE). The prefix string is CHIP's ``kSpake2pContext``; the Apple Home recording in
+    ``tests/vectors`` confirms it.
 
     ``SHA-256("CHIP PAKE V1 Commissioning" || PBKDFParamRequest || PBKDFParamResponse)``
     over the exact TLV payload bytes as sent or received.
@@ -177,7 +186,11 @@ class SessionKeys:
 
 
 def session_keys(ke: bytes) -> SessionKeys:
-    """Derive I2R || R2I || AttestationChallenge from Ke (pase-facts.md 2).
+    """Derive I2R || R2I || AttestationChallenge from Ke.
+
+    Matter Core Specification 1.0, §4.13.1 Passcode-Authenticated Session Establishment
+    (PASE), with the KDF of §3.8 Key Derivation Function (KDF) (HKDF, RFC 5869 §2.2 and
+    §2.3):
 
     ``HKDF-SHA256(IKM=Ke, salt=empty, info="SessionKeys", 48)``, split 16/16/16.
     """
