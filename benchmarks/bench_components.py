@@ -34,9 +34,12 @@ PROJECT = Path(__file__).resolve().parents[1]
 # Benchmark the source tree this script belongs to, installed or not.
 sys.path[:0] = [str(PROJECT), str(PROJECT / "components" / "core")]
 
-from harness.build import CORE, DEFAULT_BUILD_DIR, build_component  # noqa: E402
-from harness.placements import RunConfig, RunReport, run_component, run_native  # noqa: E402
-from harness.runtime import Runtime  # noqa: E402
+from harness.build.componentize import build_component  # noqa: E402
+from harness.build.specs import CORE  # noqa: E402
+from harness.drive.config import RunConfig  # noqa: E402
+from harness.drive.placements import RunReport, run_component, run_native  # noqa: E402
+from harness.project import DEFAULT_BUILD_DIR  # noqa: E402
+from harness.runtime.engine import Runtime  # noqa: E402
 
 CACHE_DIR = DEFAULT_BUILD_DIR / "cache"
 HANDSHAKE_TARGET_MS = 60.0

@@ -51,12 +51,17 @@ from bench_components import (
 from wasmtime import Engine, wat2wasm
 from wasmtime import component as wc
 
-from harness.build import DEFAULT_BUILD_DIR, build_all
-from harness.composed_run import compose_cached, run_composed
-from harness.composer import compose
-from harness.graph import load_graph, parse_graph
-from harness.placements import RunConfig, run_component, run_native
-from harness.runtime import TRANSPORT, GuestCall, Limits, Runtime, link_seams
+from harness.build.componentize import build_all
+from harness.build.composer import compose
+from harness.build.compositions import compose_cached
+from harness.build.graph import load_graph, parse_graph
+from harness.drive.composed import run_composed
+from harness.drive.config import RunConfig
+from harness.drive.placements import run_component, run_native
+from harness.project import DEFAULT_BUILD_DIR
+from harness.runtime.engine import GuestCall, Runtime, link_seams
+from harness.runtime.limits import Limits
+from harness.wit import TRANSPORT
 
 GRAPH = PROJECT / "components" / "graphs" / "pase-loopback.toml"
 FIXTURES = PROJECT / "tests" / "fixtures" / "bench"

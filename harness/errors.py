@@ -1,15 +1,32 @@
-"""The harness's error types.
+"""The harness's error types: one base, and the families several packages share.
 
-Every failure the harness reports to a user is a :class:`HarnessError`. The CLI catches
+Every failure the harness reports to a user is a :class:`HarnessError`, and every error
+type of the harness derives from it (a test walks the package to check). The CLI catches
 this one base class in one place and prints :meth:`HarnessError.explain` instead of a
-traceback; anything else escaping is a bug.
+traceback; anything else escaping is a bug. :class:`CheckFailed` marks the errors that
+report a check that ran and said no (exit code 1); the CLI's ``harness.cli.exits`` is
+the one place that turns errors into exit codes.
 
-Subclasses say which step failed. Each module adds its own subclasses here so that a
+Errors raised and caught within one package are defined beside the code that raises
+them (``harness.runtime.traps``, ``harness.supply.signing``, ...) and exported by that
+package; the families here are the ones more than one package raises or catches, so a
 caller can catch a whole family (``except CompositionError``) without importing the
-module that raises it.
+package that raises it.
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of ``matter-harness`` commands."""
+
+    OK = 0
+    FAILED = 1
+    """A check ran and said no (a failed claim or handshake, a refused component)."""
+    USAGE = 2
+    """Bad usage, unreadable input or a broken environment."""
 
 
 class HarnessError(Exception):
@@ -33,6 +50,14 @@ class HarnessError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+class CheckFailed(HarnessError):
+    """A check ran and said no: a refused component, a guest stopped by a limit.
+
+    Commands end with :attr:`ExitCode.FAILED` for these, and with
+    :attr:`ExitCode.USAGE` for every other :class:`HarnessError`.
+    """
 
 
 class WasmFormatError(HarnessError, ValueError):
@@ -94,6 +119,15 @@ class CompositionTypeError(CompositionError):
 class UnsupportedTypeError(CompositionError):
     """An import whose type the composer cannot re-declare (e.g. a module or component
     import)."""
+
+
+class ComposedRunError(CompositionError):
+    """A composed graph that cannot be run: its node files cannot be read (not built
+    yet), or it lacks the exports a PASE run needs."""
+
+
+class RunConfigError(HarnessError):
+    """Run parameters that the core would reject (bad passcode, salt or iterations)."""
 
 
 class TraceabilityDataError(HarnessError):

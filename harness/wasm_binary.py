@@ -17,9 +17,10 @@ components; the signing code uses it to append and find custom sections.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from harness.errors import WasmFormatError
 
@@ -549,3 +550,23 @@ def _component_sections(data: bytes) -> list[Section]:
     if binary_kind(data) != "component":
         raise WasmFormatError("expected a component, found a core module", offset=4)
     return parse_sections(data)
+
+
+# --------------------------------------------------------------------------- manifest
+
+#: The custom section in which the composer records a composed component's nodes.
+MANIFEST_SECTION = "matter-harness:composition"
+
+
+def read_manifest(component: bytes) -> dict[str, Any] | None:
+    """The composition manifest embedded in a composed component, or None if absent."""
+    sections = read_custom_sections(component, MANIFEST_SECTION)
+    if not sections:
+        return None
+    try:
+        manifest = json.loads(sections[-1].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WasmFormatError(f"the {MANIFEST_SECTION} section is not JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise WasmFormatError(f"the {MANIFEST_SECTION} section is not a JSON object")
+    return manifest

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import wasmtime.component as wc
 
-from harness.build import DEFAULT_BUILD_DIR, BuildResult, build_all
-from harness.runtime import Runtime
+from harness.build.componentize import BuildResult, build_all
+from harness.project import DEFAULT_BUILD_DIR
+from harness.runtime.engine import Runtime
+from harness.supply.settings import SIGNING_KEY_ENV, TRUST_MODE_ENV, TRUST_STORE_ENV
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +49,11 @@ def shared_runtime() -> Iterator[Runtime]:
 def core_component(shared_runtime: Runtime, core_path: Path) -> wc.Component:
     """The core component, compiled (or taken from the cache) once per session."""
     return shared_runtime.load(core_path)
+
+
+@pytest.fixture
+def isolated_trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Never read the user's trust store or trust configuration in a test."""
+    monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trust"))
+    monkeypatch.delenv(TRUST_MODE_ENV, raising=False)
+    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)

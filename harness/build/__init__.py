@@ -1,0 +1,61 @@
+"""Making components: componentize-py builds behind a content-hash cache, graph files,
+the pure-Python composer and its component-text generator, cached compositions.
+
+Layer: above ``supply`` (outputs are signed) and ``runtime`` (types, validation).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.lazy import lazy_exports
+
+#: Each public name and the module (in this package) that defines it.
+EXPORTS = {
+    "BuildError": "componentize",
+    "BuildResult": "componentize",
+    "COMPONENTS": "specs",
+    "ComponentSpec": "specs",
+    "ComposeResult": "composer",
+    "ComposedArtifact": "compositions",
+    "Graph": "graph",
+    "build_all": "componentize",
+    "build_component": "componentize",
+    "componentize_py_version": "componentize",
+    "compose": "composer",
+    "compose_cached": "compositions",
+    "compose_to_file": "compositions",
+    "load_graph": "graph",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
+
+if TYPE_CHECKING:
+    from harness.build.componentize import (
+        BuildError,
+        BuildResult,
+        build_all,
+        build_component,
+        componentize_py_version,
+    )
+    from harness.build.composer import ComposeResult, compose
+    from harness.build.compositions import ComposedArtifact, compose_cached, compose_to_file
+    from harness.build.graph import Graph, load_graph
+    from harness.build.specs import COMPONENTS, ComponentSpec
+
+__all__ = [
+    "COMPONENTS",
+    "BuildError",
+    "BuildResult",
+    "ComponentSpec",
+    "ComposeResult",
+    "ComposedArtifact",
+    "Graph",
+    "build_all",
+    "build_component",
+    "componentize_py_version",
+    "compose",
+    "compose_cached",
+    "compose_to_file",
+    "load_graph",
+]

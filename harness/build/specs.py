@@ -1,0 +1,39 @@
+"""The project's components: which world each is built from, and from which sources.
+
+Pure data (no toolchain is loaded), so the command line can list the names cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.project import COMPONENTS_DIR, WIT_DIR
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """What to build: a world, a guest module and the directories it imports from."""
+
+    name: str
+    world: str
+    app_module: str
+    python_paths: tuple[Path, ...]
+    wit_dir: Path = WIT_DIR
+    stub_wasi: bool = True
+
+
+#: The project's components.
+CORE = ComponentSpec(
+    name="core",
+    world="core",
+    app_module="app",
+    python_paths=(COMPONENTS_DIR / "core",),
+)
+LOOPBACK = ComponentSpec(
+    name="loopback",
+    world="loopback",
+    app_module="app",
+    python_paths=(COMPONENTS_DIR / "loopback",),
+)
+COMPONENTS: dict[str, ComponentSpec] = {spec.name: spec for spec in (CORE, LOOPBACK)}

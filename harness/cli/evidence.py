@@ -1,0 +1,163 @@
+"""``gate``, ``report``, ``evidence`` and ``trace``: claims, evidence and reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli.app import cli
+from harness.cli.exits import EXIT_FAILED
+from harness.cli.options import announce, build_dir_option, progress, settings, trust_options
+
+DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
+
+
+@cli.command()
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_LEDGER,
+    show_default=True,
+    help="Append-only evidence ledger (JSON lines, hash-chained).",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the seeded runs.")
+@click.option(
+    "--min",
+    "min_claims",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Fail when fewer claims than this were verified (an empty run never passes).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the Markdown report of this run here.",
+)
+@click.option("--no-coverage", is_flag=True, help="Do not measure seam coverage (C6 is skipped).")
+@build_dir_option
+@trust_options
+def gate(
+    ledger: Path,
+    seed: int,
+    min_claims: int,
+    report_file: Path | None,
+    no_coverage: bool,
+    build_dir: Path,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+) -> None:
+    """Run every claim's verifier, record evidence, exit non-zero if a gated claim fails.
+
+    Exit 0: every gated claim passed in this run. 1: a gated claim failed or errored, or
+    fewer than --min claims were verified. 2: usage or environment error.
+
+    Without --signing-key the gate signs what it builds with a key generated for this run
+    and trusts only that key; with one, it uses that key and the trust store.
+    """
+    from harness.evidence import load_artifacts, render_ledger, run_gate
+    from harness.supply import SupplyChain
+
+    chain = SupplyChain.for_gate(settings(trust_mode, trust_store, signing_key), build_dir)
+    announce(chain)
+    result = run_gate(
+        supply_chain=chain,
+        ledger_path=ledger,
+        build_dir=build_dir,
+        seed=seed,
+        min_claims=min_claims,
+        measure_coverage=not no_coverage,
+        progress=progress,
+    )
+    markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
+    click.echo(markdown)
+    if report_file is not None:
+        report_file.parent.mkdir(parents=True, exist_ok=True)
+        report_file.write_text(markdown)
+    click.echo(result.summary)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_LEDGER,
+    show_default=True,
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json", "junit", "rivet", "rivet-json"]),
+    default="md",
+    show_default=True,
+)
+@click.option("--run-id", default=None, help="Which gate run (default: the latest).")
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A previous ledger: show what changed since its latest run.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def report(
+    ledger: Path, fmt: str, run_id: str | None, previous: Path | None, output: Path | None
+) -> None:
+    """Render the evidence of one gate run as md, html, json, junit or rivet results."""
+    from harness.evidence import load_artifacts, render_ledger
+
+    text = render_ledger(fmt, ledger, load_artifacts(None), run_id=run_id, previous_ledger=previous)
+    if output is None:
+        click.echo(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.group()
+def evidence() -> None:
+    """Work with evidence ledgers."""
+
+
+@evidence.command("verify")
+@click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path))
+def evidence_verify(ledger: Path) -> None:
+    """Check LEDGER's hash chain and record schema; name the first bad record."""
+    from harness.evidence import verify_ledger
+
+    result = verify_ledger(ledger)
+    click.echo(result.describe())
+    sys.exit(0 if result.ok else EXIT_FAILED)
+
+
+@cli.group()
+def trace() -> None:
+    """Work with the traceability data in traceability/."""
+
+
+@trace.command("validate")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Traceability directory [default: the project's traceability/].",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def trace_validate_command(directory: Path | None, fail_on: str, fmt: str) -> None:
+    """Check links, link types, coverage of requirements, verifiers, ids and statuses."""
+    from harness.evidence import REGISTRY, trace_validate
+
+    code, text = trace_validate(directory, REGISTRY.keys(), fail_on=fail_on, fmt=fmt)
+    click.echo(text)
+    sys.exit(code)

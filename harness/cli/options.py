@@ -1,0 +1,158 @@
+"""Options and output helpers shared by the commands.
+
+Only light modules are imported here (no wasmtime, no componentize-py, no core): the
+option defaults come from modules that load nothing heavy, so ``--help`` and
+``--version`` start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.project import DEFAULT_BUILD_DIR
+from harness.runtime import Limits
+from harness.supply import (
+    SIGNING_KEY_ENV,
+    TRUST_MODE_ENV,
+    TRUST_STORE_ENV,
+    TrustMode,
+    TrustSettings,
+)
+
+if TYPE_CHECKING:
+    from harness.supply import SupplyChain
+
+
+def hex_bytes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise click.BadParameter("must be hex, e.g. 5350414b453250204b65792053616c74") from None
+
+
+build_dir_option = click.option(
+    "--build-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_BUILD_DIR,
+    show_default=True,
+    help="Where components, caches and composed graphs go.",
+)
+
+
+_TRUST_MODES = [mode.value for mode in TrustMode]
+
+trust_mode_option = click.option(
+    "--trust-mode",
+    type=click.Choice(_TRUST_MODES),
+    envvar=TRUST_MODE_ENV,
+    show_envvar=True,
+    default=None,
+    help="strict (default): a valid signature by a trusted key; self-signed: any valid "
+    "signature by a key we know; unsigned: no check (development only, warns on every load).",
+)
+trust_store_option = click.option(
+    "--trust-store",
+    type=click.Path(path_type=Path),
+    envvar=TRUST_STORE_ENV,
+    show_envvar=True,
+    default=None,
+    help="Trust store: a directory or .json file [default: $XDG_CONFIG_HOME/matter-harness/trust].",
+)
+signing_key_option = click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=SIGNING_KEY_ENV,
+    show_envvar=True,
+    default=None,
+    help="Secret key that signs build outputs [default: the build directory's build key].",
+)
+
+
+def trust_options(fn: Any) -> Any:
+    """The --trust-mode, --trust-store and --signing-key options."""
+    return trust_mode_option(trust_store_option(signing_key_option(fn)))
+
+
+_DEFAULT_LIMITS = Limits()
+
+
+def limit_options(fn: Any) -> Any:
+    """Per-instance resource limits for a run; 0 means unlimited."""
+    options = [
+        click.option(
+            "--fuel",
+            type=click.IntRange(min=0),
+            default=_DEFAULT_LIMITS.fuel,
+            show_default=True,
+            help="Fuel per instance (wasm instructions, roughly); 0: unlimited.",
+        ),
+        click.option(
+            "--memory-mb",
+            type=click.IntRange(min=0),
+            default=(_DEFAULT_LIMITS.memory_bytes or 0) // (1024 * 1024),
+            show_default=True,
+            help="Linear memory per instance in MiB; 0: unlimited.",
+        ),
+        click.option(
+            "--table-elements",
+            type=click.IntRange(min=0),
+            default=_DEFAULT_LIMITS.table_elements,
+            show_default=True,
+            help="Table elements per table; 0: unlimited.",
+        ),
+        click.option(
+            "--instances",
+            type=click.IntRange(min=0),
+            default=_DEFAULT_LIMITS.instances,
+            show_default=True,
+            help="Core and component instances per store; 0: unlimited.",
+        ),
+        click.option(
+            "--deadline-ms",
+            type=click.IntRange(min=0),
+            default=_DEFAULT_LIMITS.deadline_ms,
+            show_default=True,
+            help="Wall-clock deadline of each call into a guest (epoch interruption); 0: none.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def limits_from(
+    fuel: int, memory_mb: int, table_elements: int, instances: int, deadline_ms: int
+) -> Limits:
+    return Limits(
+        fuel=fuel or None,
+        memory_bytes=memory_mb * 1024 * 1024 or None,
+        table_elements=table_elements or None,
+        instances=instances or None,
+        deadline_ms=deadline_ms or None,
+    )
+
+
+def settings(
+    trust_mode: str | None, trust_store: Path | None, signing_key: Path | None
+) -> TrustSettings:
+    return TrustSettings.from_options(trust_mode, trust_store, signing_key)
+
+
+def announce(chain: SupplyChain) -> None:
+    for line in chain.describe():
+        progress(line)
+
+
+def verified_lines(chain: SupplyChain) -> None:
+    for v in chain.verifications:
+        who = f"{v.signer or 'key'} {v.key_id}" if v.key_id else "nobody (not verified)"
+        progress(f"verified {v.path}: sha256 {v.sha256}, signed by {who} [{v.mode}]")
+
+
+def progress(message: str) -> None:
+    click.echo(message, err=True)

@@ -1,0 +1,315 @@
+"""``run`` and ``peer``: PASE between two core instances, or one against a real peer."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.cli.app import cli
+from harness.cli.exits import EXIT_FAILED
+from harness.cli.options import (
+    announce,
+    build_dir_option,
+    hex_bytes,
+    limit_options,
+    limits_from,
+    progress,
+    settings,
+    trust_options,
+    verified_lines,
+)
+from harness.drive import DEFAULT_ITERATIONS, DEFAULT_PASSCODE, DEFAULT_SALT
+from harness.wit import ROLES
+
+if TYPE_CHECKING:
+    from harness.drive import RunConfig, RunReport
+    from harness.supply import TrustSettings
+
+
+@cli.command()
+@click.option(
+    "--seed", type=int, default=None, help="Deterministic entropy (HMAC-DRBG) from this seed."
+)
+@click.option("--passcode", type=int, default=DEFAULT_PASSCODE, show_default=True)
+@click.option(
+    "--salt",
+    callback=hex_bytes,
+    default=None,
+    help=f"PBKDF salt in hex, 16..32 bytes [default: {DEFAULT_SALT.hex()}]",
+)
+@click.option("--iterations", type=int, default=DEFAULT_ITERATIONS, show_default=True)
+@click.option(
+    "--wrong-passcode",
+    is_flag=True,
+    help="Give the commissionee a verifier for another passcode; the run must fail cleanly.",
+)
+@click.option("--native", is_flag=True, help="Run the core natively instead of as a component.")
+@click.option(
+    "--real-clock", is_flag=True, help="Use the host's monotonic clock instead of a virtual one."
+)
+@click.option(
+    "--trace",
+    "trace_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the packet trace as JSON lines.",
+)
+@click.option(
+    "--graph",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Run across this composed graph (composed on the fly, cached by input digests).",
+)
+@build_dir_option
+@trust_options
+@limit_options
+def run(
+    graph: Path | None,
+    seed: int | None,
+    passcode: int,
+    salt: bytes | None,
+    iterations: int,
+    wrong_passcode: bool,
+    native: bool,
+    real_clock: bool,
+    trace_file: Path | None,
+    build_dir: Path,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+    fuel: int,
+    memory_mb: int,
+    table_elements: int,
+    instances: int,
+    deadline_ms: int,
+) -> None:
+    """Run PASE between two core instances and prove the secure session.
+
+    Prints a line starting PASE-RUNS-OK with the transcript hash on success. Every
+    component is verified before it is compiled; one that fails its signature check is
+    refused (exit 1).
+    """
+    from harness.drive import RunConfig, run_native
+    from harness.seams import write_trace
+
+    config = RunConfig(
+        seed=seed,
+        passcode=passcode,
+        salt=salt if salt is not None else DEFAULT_SALT,
+        iterations=iterations,
+        wrong_passcode=wrong_passcode,
+        real_clock=real_clock,
+        limits=limits_from(fuel, memory_mb, table_elements, instances, deadline_ms),
+    )
+    started = time.perf_counter()
+    if native and graph is not None:
+        raise click.UsageError("--native and --graph exclude each other")
+    if native:
+        report = run_native(config)
+    else:
+        report = _run_in_components(
+            config, graph, build_dir, settings(trust_mode, trust_store, signing_key)
+        )
+    report.timings["total"] = time.perf_counter() - started
+    if trace_file is not None:
+        write_trace(trace_file, report.trace)
+    _print_report(report)
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _run_in_components(
+    config: RunConfig, graph: Path | None, build_dir: Path, trust: TrustSettings
+) -> RunReport:
+    """Build (through the cache), verify and run: one core instance per role, or the
+    composed ``graph``."""
+    from harness.build import build_all, compose_cached
+    from harness.drive import run_component, run_composed
+    from harness.runtime import Runtime
+    from harness.supply import SupplyChain
+
+    chain = SupplyChain.local(trust, build_dir)
+    names = ["core", "loopback"] if graph is not None else ["core"]
+    results = build_all(build_dir, names=names, progress=progress, supply_chain=chain)
+    announce(chain)
+    runtime = Runtime(build_dir / "cache")
+    try:
+        if graph is not None:
+            artifact = compose_cached(
+                graph, runtime, build_dir, supply_chain=chain, progress=progress
+            )
+            progress(
+                f"composed {graph} -> {artifact.path}"
+                + (" (cached)" if artifact.cached else f" in {artifact.seconds:.2f} s")
+            )
+            report = run_composed(
+                config, runtime, artifact.path, supply_chain=chain, verified=artifact.verified
+            )
+            report.timings["compose"] = artifact.seconds
+        else:
+            report = run_component(config, runtime, results["core"].path, supply_chain=chain)
+    finally:
+        runtime.close()
+    verified_lines(chain)
+    report.timings["build"] = sum(r.seconds for r in results.values())
+    return report
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(list(ROLES)), required=True, help="PASE side.")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Commissionee: address to listen on. Commissioner: local address (default: any).",
+)
+@click.option("--connect", metavar="HOST:PORT", help="Commissioner: the device's address.")
+@click.option("--passcode", type=int, default=None, help="The setup passcode.")
+@click.option(
+    "--verifier", callback=hex_bytes, default=None, help="Commissionee: w0||L in hex (97 bytes)."
+)
+@click.option("--salt", callback=hex_bytes, default=None, help="Commissionee: PBKDF salt in hex.")
+@click.option("--iterations", type=int, default=None, help="Commissionee: PBKDF iterations.")
+@click.option("--seed", type=int, default=None, help="Deterministic entropy from this seed.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds.")
+@click.option(
+    "--expect-secured", is_flag=True, help="Commissionee: open the peer's first secured message."
+)
+@click.option("--send-secured", is_flag=True, help="Commissioner: seal one message afterwards.")
+@click.option("--native", is_flag=True, help="Run the core natively instead of as a component.")
+@click.option(
+    "--core",
+    "core_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Run this core component instead of building one.",
+)
+@click.option(
+    "--trace",
+    "trace_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the packet trace as JSON lines.",
+)
+@build_dir_option
+@trust_options
+def peer(
+    role: str,
+    listen: str | None,
+    connect: str | None,
+    passcode: int | None,
+    verifier: bytes | None,
+    salt: bytes | None,
+    iterations: int | None,
+    seed: int | None,
+    timeout: float,
+    expect_secured: bool,
+    send_secured: bool,
+    native: bool,
+    core_path: Path | None,
+    trace_file: Path | None,
+    build_dir: Path,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+) -> None:
+    """Run one PASE role against a real Matter peer over UDP.
+
+    Prints PASE-RUNS-OK peer=ADDR transcript=HEX once the session is established;
+    exits 1 with the core's failure text when the handshake fails or times out.
+    """
+    from harness.drive import config_from_options, run_peer, summary_lines
+    from harness.seams import format_endpoint, write_trace
+    from harness.supply import SupplyChain
+
+    config = config_from_options(
+        role=role,
+        listen=listen,
+        connect=connect,
+        passcode=passcode,
+        verifier=verifier,
+        salt=salt,
+        iterations=iterations,
+        seed=seed,
+        timeout_s=timeout,
+        expect_secured=expect_secured,
+        send_secured=send_secured,
+        native=native,
+        core_path=core_path,
+        build_dir=build_dir,
+    )
+
+    def ready(local: tuple[str, int]) -> None:
+        target = format_endpoint(config.connect) if config.connect else "a controller"
+        click.echo(f"LISTENING {format_endpoint(local)} role={role} peer={target}")
+
+    chain = None
+    if not native:
+        chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
+        announce(chain)
+    result = run_peer(
+        config, supply_chain=chain, on_ready=ready, emit=click.echo, progress=progress
+    )
+    if trace_file is not None:
+        write_trace(trace_file, result.trace)
+    if result.failure is not None:
+        click.echo(f"PASE-FAILED role={role} peer={result.peer_text}: {result.failure}", err=True)
+    for line in summary_lines(result):
+        click.echo(line)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_report(report: RunReport) -> None:
+    outcome = report.outcome
+    from harness.drive import describe_failure
+
+    if report.ok:
+        click.echo(
+            f"PASE-RUNS-OK transcript={report.transcript_hash.hex()} mode={report.mode} "
+            f"seed={report.config.seed if report.config.seed is not None else 'os'}"
+        )
+    else:
+        click.echo(f"PASE-FAILED mode={report.mode}", err=True)
+        for line in describe_failure(outcome):
+            click.echo(f"  {line}", err=True)
+        if report.error:
+            click.echo(f"  {report.error}", err=True)
+    if report.mode == "composed":
+        # The datagrams never reach the host: the transport component counted them.
+        stats = report.transport_stats
+        carried = stats.get("commissioner->commissionee packets", 0) + stats.get(
+            "commissionee->commissioner packets", 0
+        )
+        where = "inside the graph"
+    else:
+        carried, where = len(report.trace), "over the host loopback"
+    click.echo(
+        f"  handshake: {outcome.rounds} rounds, {outcome.virtual_ms} ms clock time, "
+        f"{carried} datagrams {where}"
+    )
+    for role, counters in report.seams.items():
+        c = counters
+        transport = (
+            ""
+            if report.mode == "composed"
+            else f"transport send={c.transport_sends} ({c.transport_send_bytes} B) "
+            f"receive={c.transport_receives} ({c.transport_receive_bytes} B) "
+            f"empty={c.transport_empty_receives}; "
+        )
+        click.echo(
+            f"  seams {role}: {transport}clock reads={c.clock_reads}; "
+            f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
+        )
+    for line in outcome.secure_probe:
+        click.echo(f"  secure session: {line}")
+    if report.transport_stats:
+        click.echo("  transport component: " + _kv(report.transport_stats))
+    if report.fuel:
+        click.echo("  fuel used: " + _kv(report.fuel))
+    click.echo(
+        "  timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in report.timings.items())
+    )
+
+
+def _kv(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())

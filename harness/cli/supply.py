@@ -1,0 +1,195 @@
+"""``keys``, ``sign``, ``verify``, ``trust`` and ``audit``: signatures, trust, policy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from harness.cli.app import cli
+from harness.cli.exits import EXIT_FAILED
+from harness.cli.options import (
+    announce,
+    build_dir_option,
+    settings,
+    trust_mode_option,
+    trust_store_option,
+)
+
+if TYPE_CHECKING:
+    from harness.supply import TrustStore
+
+
+@cli.group()
+def keys() -> None:
+    """Signing keys (Ed25519, WebAssembly tool-conventions format, wasmsign2-compatible)."""
+
+
+@keys.command("generate")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+def keys_generate(path: Path, force: bool) -> None:
+    """Write a new secret key to PATH (mode 0600) and its public key to PATH.pub."""
+    from harness.supply import generate_key_files
+
+    key, secret, public = generate_key_files(path, overwrite=force)
+    click.echo(f"secret key {secret} (keep it private), public key {public}")
+    click.echo(f"key id {key.public_key.fingerprint}")
+
+
+@cli.command()
+@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Secret key file (from `keys generate`).",
+)
+@click.option(
+    "--detached",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a detached signature here; the component is left unchanged.",
+)
+@click.option("--key-id", default=None, help="Key id stored with the signature (text).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the signed component here instead of signing COMPONENT in place.",
+)
+def sign(
+    component: Path, key_path: Path, detached: Path | None, key_id: str | None, output: Path | None
+) -> None:
+    """Sign COMPONENT (embedded signature, added to any it has), or write a detached one."""
+    from harness.supply import load_secret_key, sign_component_file
+
+    if detached is not None and output is not None:
+        raise click.UsageError("--detached and --output exclude each other")
+    outcome = sign_component_file(
+        component,
+        load_secret_key(key_path),
+        key_id=key_id.encode("utf-8") if key_id is not None else None,
+        detached=detached,
+        output=output,
+    )
+    what = "detached signature" if outcome.detached else "signed component"
+    click.echo(f"wrote {what} {outcome.written} (key id {outcome.key_id})")
+
+
+@cli.command()
+@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--signature",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A detached signature of COMPONENT.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    help="A known (not trusted) public key, file or hex; counts in self-signed mode.",
+)
+@build_dir_option
+@trust_mode_option
+@trust_store_option
+def verify(
+    component: Path,
+    signature: Path | None,
+    public_keys: tuple[str, ...],
+    build_dir: Path,
+    trust_mode: str | None,
+    trust_store: Path | None,
+) -> None:
+    """Check COMPONENT's signature as `run` would; exit 1 if it would be refused.
+
+    Strict mode trusts the trust store and the build key of --build-dir.
+    """
+    from harness.supply import SupplyChain, read_public_key_argument, verify_component_file
+
+    extra = [read_public_key_argument(text) for text in public_keys]
+    chain = SupplyChain.local(settings(trust_mode, trust_store, None), build_dir, extra_keys=extra)
+    announce(chain)
+    verification = verify_component_file(chain, component, signature)
+    status = "VERIFIED" if verification.verified else "NOT-VERIFIED"
+    click.echo(f"{status} {component}: {verification.detail}")
+    click.echo(f"  sha256 {verification.sha256}")
+
+
+@cli.group()
+@trust_store_option
+@click.pass_context
+def trust(ctx: click.Context, trust_store: Path | None) -> None:
+    """The trust store: public keys whose signatures strict mode accepts."""
+    from harness.supply import TrustStore
+
+    ctx.obj = TrustStore.open(trust_store)
+
+
+@trust.command("add")
+@click.argument("pubkey")
+@click.option("--name", required=True, help="Name of the key (A-Z a-z 0-9 . _ @ -).")
+@click.option("--key-id", default=None, help="The key id its signatures carry, if not the default.")
+@click.pass_obj
+def trust_add(store: TrustStore, pubkey: str, name: str, key_id: str | None) -> None:
+    """Trust PUBKEY (a .pub file from `keys generate`, or hex) under NAME."""
+    from harness.supply import read_public_key_argument
+
+    key = read_public_key_argument(pubkey)
+    if key_id is not None:
+        key = key.with_key_id(key_id.encode("utf-8"))
+    entry = store.add(name, key)
+    click.echo(f"trusted {entry.name}: key id {entry.key.fingerprint} (in {store.path})")
+
+
+@trust.command("list")
+@click.pass_obj
+def trust_list(store: TrustStore) -> None:
+    """List the trusted keys."""
+    entries = store.entries()
+    click.echo(f"trust store {store.path}: {len(entries)} key(s)")
+    for entry in entries:
+        click.echo(f"  {entry.name}  key id {entry.key.fingerprint}  added {entry.added_at}")
+
+
+@trust.command("remove")
+@click.argument("name")
+@click.pass_obj
+def trust_remove(store: TrustStore, name: str) -> None:
+    """Stop trusting the key called NAME."""
+    entry = store.remove(name)
+    click.echo(f"removed {entry.name} (key id {entry.key.fingerprint}) from {store.path}")
+
+
+@cli.command()
+@click.argument("component", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Capability policy (TOML) [default: components/policy.toml].",
+)
+@click.option(
+    "--role",
+    default=None,
+    help="Role to audit under [default: 'composed' for a composed graph, else the file's stem].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def audit(component: Path, policy_file: Path | None, role: str | None, as_json: bool) -> None:
+    """List a component's imports with their risk class and the policy's verdict.
+
+    Exits 0 when every import is allowed, 1 when any is refused, 2 for a bad policy file,
+    an unknown role or an unreadable component.
+    """
+    from harness.supply import audit as audit_imports
+    from harness.supply import infer_role, load_policy
+
+    policy = load_policy(policy_file)
+    report = audit_imports(component, role or infer_role(component, policy), policy)
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
+    if not report.allowed:
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,36 @@
+"""The gate's verifiers: one module per claim family, one registry, one return type.
+
+Importing this package registers every verifier in :data:`REGISTRY`:
+
+| module        | claims | what is checked                                              |
+|---------------|--------|--------------------------------------------------------------|
+| ``runs``      | C1-C5  | the core's imports, handshakes, determinism, negative paths  |
+| ``seams``     | C6     | branch coverage of the host seam glue                        |
+| ``vectors``   | C7     | conformance vectors computed in the component                |
+| ``signatures``| S1     | signatures verify; tampered copies are refused               |
+| ``policy``    | S2     | the capability policy holds; WASI probes are refused         |
+| ``limits``    | S3     | each resource limit stops a runaway guest                    |
+
+A check a claim needs lives here, not in the library it checks.
+"""
+
+from __future__ import annotations
+
+from harness.evidence.verifiers import limits, policy, runs, seams, signatures, vectors
+from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier, verifier
+from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
+
+#: The claim-family modules, imported for their side effect of registering verifiers.
+FAMILIES = (runs, seams, vectors, signatures, policy, limits)
+
+__all__ = [
+    "FAMILIES",
+    "REGISTRY",
+    "SEAM_MODULES",
+    "Evidence",
+    "Verdict",
+    "Verifier",
+    "exercise_seams",
+    "start_seam_coverage",
+    "verifier",
+]

@@ -1,0 +1,60 @@
+"""The verifier registry and the one type every verifier returns.
+
+A verifier is a function ``(GateContext, parameters) -> Evidence`` registered under the
+name claims refer to (the ``verifier`` field of a claim in ``traceability/``). One
+module per claim family registers its verifiers: :mod:`.runs` (C1-C5), :mod:`.seams`
+(C6), :mod:`.vectors` (C7), :mod:`.signatures` (S1), :mod:`.policy` (S2),
+:mod:`.limits` (S3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness.evidence.context import GateContext
+
+
+class Verdict(StrEnum):
+    """What a verifier concluded (stored in the ledger as its string value)."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+@dataclass
+class Evidence:
+    """What a verifier found.
+
+    ``verdict`` is a :class:`Verdict` (its string value is accepted and converted; any
+    other string is a ``ValueError``).
+    """
+
+    verdict: Verdict
+    message: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    seed: int | None = None
+    transcript_hash: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        self.verdict = Verdict(self.verdict)
+
+
+Verifier = Callable[[GateContext, Mapping[str, Any]], Evidence]
+REGISTRY: dict[str, Verifier] = {}
+
+
+def verifier(name: str) -> Callable[[Verifier], Verifier]:
+    """Register a verifier under ``name`` (the name claims refer to)."""
+
+    def register(fn: Verifier) -> Verifier:
+        REGISTRY[name] = fn
+        return fn
+
+    return register

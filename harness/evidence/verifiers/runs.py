@@ -1,0 +1,213 @@
+"""Claims C1-C5: the core's imports, the handshake in the component and across the
+composed graph, seeded determinism, and the negative paths."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from matter_core.message import SecureChannelOpcode, UnsecuredMessage
+
+from harness.drive import RunConfig, RunReport, describe_failure, run_component
+from harness.evidence.context import GateContext
+from harness.evidence.verifiers.base import Evidence, Verdict, verifier
+from harness.runtime import describe_component
+from harness.supply import check_core_imports
+from harness.wit import COMMISSIONEE, COMMISSIONER, SESSION_CONTROL
+
+
+def trace_figure(report: RunReport) -> list[dict[str, Any]]:
+    """The packet trace in the ledger's ``figures.trace`` shape (opcode names, sizes)."""
+    out = []
+    for packet in report.trace:
+        try:
+            message = UnsecuredMessage.decode(packet.data)
+            try:
+                opcode = SecureChannelOpcode(message.protocol.opcode).name
+            except ValueError:
+                opcode = f"0x{message.protocol.opcode:02x}"
+        except Exception:
+            opcode = "Secured"
+        out.append(
+            {
+                "t_ms": packet.time_ms,
+                "direction": packet.direction,
+                "opcode": opcode,
+                "size": len(packet.data),
+            }
+        )
+    return out
+
+
+def _run_figures(report: RunReport) -> dict[str, Any]:
+    return {
+        "seams": {role: c.as_dict() for role, c in report.seams.items()},
+        "timings_ms": {k: round(v * 1000, 3) for k, v in report.timings.items()},
+        "fuel": report.fuel,
+        "rounds": report.outcome.rounds,
+        "transport_component": report.transport_stats,
+        "events": {
+            role: [event.as_dict() for event in events]
+            for role, events in report.outcome.events.items()
+        },
+    }
+
+
+@verifier("core-component-imports")
+def verify_core_imports(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """C1: the core component's imports are exactly transport, clock and entropy."""
+    path = ctx.component("core")
+    info = describe_component(path)
+    imports = sorted(info["imports"])
+    figures = {
+        "headline": f"{len(imports)} imports: "
+        + ", ".join(i.split("/")[1].split("@")[0] for i in imports),
+        "imports": imports,
+        "size": info["size"],
+        "build": ctx.build_figures.get("core"),
+    }
+    problems = check_core_imports(path)
+    if problems:
+        figures["problems"] = problems
+        message = "core imports are not exactly the three seams: " + "; ".join(problems)
+        return Evidence(Verdict.FAIL, message, figures, ctx.inputs("core"))
+    if SESSION_CONTROL not in info["exports"]:
+        return Evidence(
+            Verdict.FAIL, "core does not export session-control", figures, ctx.inputs("core")
+        )
+    return Evidence(
+        Verdict.PASS, "imports are exactly the three seams", figures, ctx.inputs("core")
+    )
+
+
+def _handshake_evidence(ctx: GateContext, mode: str, names: tuple[str, ...]) -> Evidence:
+    report = ctx.report(mode)
+    figures = _run_figures(report)
+    figures["trace"] = trace_figure(report)
+    handshake_ms = report.timings.get("handshake", 0.0) * 1000
+    figures["headline"] = f"handshake {handshake_ms:.0f} ms, {report.outcome.rounds} rounds"
+    thash = report.transcript_hash.hex() or None
+    if not report.ok:
+        message = "; ".join(
+            describe_failure(report.outcome) + ([report.error] if report.error else [])
+        )
+        return Evidence(Verdict.FAIL, message, figures, ctx.inputs(*names), ctx.seed, thash)
+    return Evidence(
+        Verdict.PASS,
+        f"PASE established in {mode} mode and the secure session carried both probes",
+        figures,
+        ctx.inputs(*names),
+        ctx.seed,
+        thash,
+    )
+
+
+@verifier("component-handshake")
+def verify_component_handshake(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """C2: PASE completes inside the core component with host-provided seams."""
+    return _handshake_evidence(ctx, "component", ("core",))
+
+
+@verifier("composed-handshake")
+def verify_composed_handshake(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """C3: PASE completes across the composed graph; transport counters non-zero both ways."""
+    evidence = _handshake_evidence(ctx, "composed", ("core", "loopback", "composed"))
+    stats = ctx.report("composed").transport_stats
+    forward = stats.get("commissioner->commissionee packets", 0)
+    backward = stats.get("commissionee->commissioner packets", 0)
+    evidence.figures["headline"] = f"transport component: {forward} / {backward} packets"
+    if evidence.verdict is Verdict.PASS and (forward == 0 or backward == 0):
+        evidence.verdict = Verdict.FAIL
+        evidence.message = f"transport component counted {forward} / {backward} packets"
+    return evidence
+
+
+@verifier("seeded-determinism")
+def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """C4: clock and entropy cross the seam; the seeded transcript is the same everywhere."""
+    hashes = {
+        mode: ctx.report(mode).transcript_hash.hex() for mode in ("native", "component", "composed")
+    }
+    again = run_component(
+        RunConfig(seed=ctx.seed), ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
+    )
+    hashes["component (second run)"] = again.transcript_hash.hex()
+    component = ctx.report("component")
+    crossings = {
+        role: {"clock_reads": c.clock_reads, "entropy_calls": c.entropy_calls}
+        for role, c in component.seams.items()
+    }
+    graph = ctx.report("composed").seams
+    crossings.update(
+        {
+            f"composed {k}": {"clock_reads": c.clock_reads, "entropy_calls": c.entropy_calls}
+            for k, c in graph.items()
+        }
+    )
+    figures: dict[str, Any] = {
+        "headline": f"{len(set(hashes.values()))} distinct hash(es) over {len(hashes)} runs",
+        "transcript_hashes": hashes,
+        "seam_crossings": crossings,
+    }
+    inputs = ctx.inputs("core", "loopback", "composed")
+    values = set(hashes.values())
+    if "" in values or len(values) != 1:
+        return Evidence(
+            Verdict.FAIL, f"transcript hashes differ: {hashes}", figures, inputs, ctx.seed
+        )
+    quiet = [r for r, c in crossings.items() if c["clock_reads"] == 0 or c["entropy_calls"] == 0]
+    if quiet:
+        return Evidence(
+            Verdict.FAIL,
+            f"clock or entropy never crossed the seam for {quiet}",
+            figures,
+            inputs,
+            ctx.seed,
+        )
+    return Evidence(
+        Verdict.PASS,
+        "native, component (twice) and composed runs give the same transcript hash",
+        figures,
+        inputs,
+        ctx.seed,
+        values.pop(),
+    )
+
+
+@verifier("negative-paths")
+def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
+    """C5: wrong passcode, corrupted and truncated datagrams fail cleanly on both sides."""
+    cases = {
+        "wrong-passcode": RunConfig(seed=ctx.seed, wrong_passcode=True),
+        "corrupted-datagram": RunConfig(seed=ctx.seed, fault="corrupt"),
+        "truncated-message": RunConfig(seed=ctx.seed, fault="truncate"),
+    }
+    expected_kinds = {"wrong-passcode": ("confirmation-failed", "peer-status")}
+    results: dict[str, Any] = {}
+    problems = []
+    for name, config in cases.items():
+        report = run_component(
+            config, ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
+        )
+        ci, ce = report.outcome.commissioner.failure, report.outcome.commissionee.failure
+        results[name] = {
+            COMMISSIONER: None if ci is None else {"kind": ci.kind, "message": ci.message},
+            COMMISSIONEE: None if ce is None else {"kind": ce.kind, "message": ce.message},
+        }
+        if report.ok or ci is None or ce is None:
+            problems.append(f"{name}: both roles must fail, got {results[name]}")
+            continue
+        want = expected_kinds.get(name)
+        if want is not None and (ci.kind, ce.kind) != want:
+            problems.append(f"{name}: expected failure kinds {want}, got {(ci.kind, ce.kind)}")
+    inputs = ctx.inputs("core")
+    if problems:
+        figures = {"headline": f"{len(problems)} of {len(cases)} cases wrong", "cases": results}
+        return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs, ctx.seed)
+    return Evidence(
+        Verdict.PASS,
+        "all negative runs failed cleanly on both roles",
+        {"headline": f"{len(cases)} of {len(cases)} failed cleanly", "cases": results},
+        inputs,
+        ctx.seed,
+    )

@@ -1,0 +1,139 @@
+"""The project on disk: where things are, and the three file operations everyone needs.
+
+* Paths: the project root and the directories the harness reads by default (WIT,
+  components, graphs, the capability policy, traceability data, the build directory).
+* :func:`atomic_write`: replace a file in one step, so a reader (or a crash) never sees
+  half of it.
+* :func:`file_sha256`: the SHA-256 of a file, read in chunks.
+* :func:`load_toml`: read a TOML file with one message per kind of failure.
+
+Nothing here imports anything else of the harness but :mod:`harness.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The repository root (the directory holding ``harness/``, ``wit/`` and ``components/``)."""
+DEFAULT_BUILD_DIR = PROJECT_ROOT / "build"
+WIT_DIR = PROJECT_ROOT / "wit"
+COMPONENTS_DIR = PROJECT_ROOT / "components"
+DEFAULT_GRAPH = COMPONENTS_DIR / "graphs" / "pase-loopback.toml"
+DEFAULT_POLICY_PATH = COMPONENTS_DIR / "policy.toml"
+TRACEABILITY_DIR = PROJECT_ROOT / "traceability"
+VECTORS_PATH = PROJECT_ROOT / "tests" / "vectors" / "spake2p-vectors.json"
+"""The conformance vectors (with their provenance in ``tests/vectors/README.md``)."""
+
+_CHUNK = 1 << 20
+
+
+def atomic_write(
+    path: Path,
+    data: bytes,
+    *,
+    mode: int | None = None,
+    overwrite: bool = True,
+    parents: bool = True,
+) -> None:
+    """Replace ``path`` with ``data`` in one step: a reader sees all of it or none.
+
+    The data goes to a fresh, randomly named file beside ``path``, created exclusively
+    with its final ``mode`` (default: the mode ``path`` has, else 0644; the umask
+    applies, as for any new file), so a secret is
+    never, even briefly, in a file with wider permissions or in a file someone else
+    made; it is flushed to disk and then renamed over ``path``. With ``overwrite``
+    false the rename becomes a hard link, which fails with :class:`FileExistsError` if
+    ``path`` appeared meanwhile (no clobbering race). ``parents`` creates missing
+    directories. Raises :class:`OSError`; callers say what the file was for.
+    """
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+    directory = path.parent if str(path.parent) else Path(".")
+    if parents:
+        directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    created = False
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        created = True
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        created = False
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def file_sha256(path: Path | str) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_toml(path: Path, *, what: str, error: type[HarnessError]) -> tuple[dict[str, Any], bytes]:
+    """Read ``path`` as TOML; ``what`` names the file in messages ("graph file").
+
+    Returns the parsed table and the raw bytes (for a digest). An unreadable file, one
+    that is not UTF-8 and one that is not valid TOML each raise ``error`` with a message
+    saying which.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text") from exc
+    try:
+        return tomllib.loads(text), raw
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} {path} is not valid TOML: {exc}") from exc
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the project root when it lies inside it (stable in evidence)."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+__all__ = [
+    "COMPONENTS_DIR",
+    "DEFAULT_BUILD_DIR",
+    "DEFAULT_GRAPH",
+    "DEFAULT_POLICY_PATH",
+    "PROJECT_ROOT",
+    "TRACEABILITY_DIR",
+    "VECTORS_PATH",
+    "WIT_DIR",
+    "atomic_write",
+    "display_path",
+    "file_sha256",
+    "load_toml",
+]

@@ -1,0 +1,120 @@
+"""The host side of the three seams: clocks, entropy (one documented convention,
+:mod:`harness.seams.entropy`), transports (the loopback link, UDP, fault injection),
+the counters every crossing is counted in once, and the packet trace.
+
+Layer: above ``errors``, ``project`` and ``wit`` only; never imports ``runtime``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.lazy import lazy_exports
+
+#: Each public name and the module (in this package) that defines it.
+EXPORTS = {
+    "Clock": "clock",
+    "CountingClock": "counters",
+    "CountingEntropy": "counters",
+    "Endpoint": "udp",
+    "EndpointError": "udp",
+    "EntropyExhausted": "entropy",
+    "FAULTS": "faults",
+    "FaultyTransport": "faults",
+    "HmacDrbg": "entropy",
+    "LOOPBACK_QUEUE_LIMIT": "loopback",
+    "LoopbackEndpoint": "loopback",
+    "LoopbackLink": "loopback",
+    "MAX_DATAGRAM": "loopback",
+    "MAX_ENTROPY_REQUEST": "entropy",
+    "MonotonicClock": "clock",
+    "OsEntropy": "entropy",
+    "PacketRecord": "loopback",
+    "RUN_STREAM": "entropy",
+    "ScriptedEntropy": "entropy",
+    "SeamCounters": "counters",
+    "SeededEntropy": "entropy",
+    "UdpSocketError": "udp",
+    "UdpStats": "udp",
+    "UdpTransport": "udp",
+    "VirtualClock": "clock",
+    "entropy_for": "entropy",
+    "format_endpoint": "udp",
+    "parse_endpoint": "udp",
+    "seed_material": "entropy",
+    "transcript_digest": "loopback",
+    "wildcard_for": "udp",
+    "write_trace": "trace",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
+
+if TYPE_CHECKING:
+    from harness.seams.clock import Clock, MonotonicClock, VirtualClock
+    from harness.seams.counters import CountingClock, CountingEntropy, SeamCounters
+    from harness.seams.entropy import (
+        MAX_ENTROPY_REQUEST,
+        RUN_STREAM,
+        EntropyExhausted,
+        HmacDrbg,
+        OsEntropy,
+        ScriptedEntropy,
+        SeededEntropy,
+        entropy_for,
+        seed_material,
+    )
+    from harness.seams.faults import FAULTS, FaultyTransport
+    from harness.seams.loopback import (
+        LOOPBACK_QUEUE_LIMIT,
+        MAX_DATAGRAM,
+        LoopbackEndpoint,
+        LoopbackLink,
+        PacketRecord,
+        transcript_digest,
+    )
+    from harness.seams.trace import write_trace
+    from harness.seams.udp import (
+        Endpoint,
+        EndpointError,
+        UdpSocketError,
+        UdpStats,
+        UdpTransport,
+        format_endpoint,
+        parse_endpoint,
+        wildcard_for,
+    )
+
+__all__ = [
+    "FAULTS",
+    "LOOPBACK_QUEUE_LIMIT",
+    "MAX_DATAGRAM",
+    "MAX_ENTROPY_REQUEST",
+    "RUN_STREAM",
+    "Clock",
+    "CountingClock",
+    "CountingEntropy",
+    "Endpoint",
+    "EndpointError",
+    "EntropyExhausted",
+    "FaultyTransport",
+    "HmacDrbg",
+    "LoopbackEndpoint",
+    "LoopbackLink",
+    "MonotonicClock",
+    "OsEntropy",
+    "PacketRecord",
+    "ScriptedEntropy",
+    "SeamCounters",
+    "SeededEntropy",
+    "UdpSocketError",
+    "UdpStats",
+    "UdpTransport",
+    "VirtualClock",
+    "entropy_for",
+    "format_endpoint",
+    "parse_endpoint",
+    "seed_material",
+    "transcript_digest",
+    "wildcard_for",
+    "write_trace",
+]

@@ -1,0 +1,124 @@
+"""The in-memory loopback link: two transport endpoints, a per-packet trace.
+
+The same objects serve the native core and the core component (through the linker in
+:mod:`harness.runtime`), which is what makes a seeded native run and a seeded component
+run byte-for-byte equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from harness.seams.counters import SeamCounters
+from harness.wit import COMMISSIONEE, COMMISSIONER
+
+
+class _Clock(Protocol):
+    def peek(self) -> int: ...
+
+
+#: Datagrams a loopback queue holds before it refuses more.
+LOOPBACK_QUEUE_LIMIT = 256
+#: The largest datagram the loopback accepts (an IPv6 minimum-MTU UDP payload).
+MAX_DATAGRAM = 1280
+
+
+@dataclass(frozen=True)
+class PacketRecord:
+    """One datagram that crossed the transport: who sent it, when, and its bytes."""
+
+    direction: str
+    time_ms: int
+    data: bytes
+
+
+@dataclass
+class LoopbackLink:
+    """In-memory datagram link between two endpoints with a per-packet trace.
+
+    Endpoint names are the role names; :meth:`endpoint` gives each side an object with
+    the transport seam's shape.
+    """
+
+    names: tuple[str, str] = (COMMISSIONER, COMMISSIONEE)
+    clock: _Clock | None = None
+    queue_limit: int = LOOPBACK_QUEUE_LIMIT
+    trace: list[PacketRecord] = field(default_factory=list)
+    dropped: int = 0
+    _queues: dict[str, deque[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._queues = {name: deque() for name in self.names}
+
+    def endpoint(self, name: str, counters: SeamCounters | None = None) -> LoopbackEndpoint:
+        """The transport seam for the side called ``name``."""
+        if name not in self._queues:
+            raise ValueError(f"unknown endpoint {name!r}; the link has {self.names}")
+        peer = self.names[1] if name == self.names[0] else self.names[0]
+        return LoopbackEndpoint(self, name, peer, counters or SeamCounters())
+
+    def deliver(self, sender: str, receiver: str, datagram: bytes) -> bool:
+        """Queue ``datagram`` for ``receiver``; False when refused."""
+        queue = self._queues[receiver]
+        if len(queue) >= self.queue_limit or len(datagram) > MAX_DATAGRAM:
+            self.dropped += 1
+            return False
+        now = self.clock.peek() if self.clock is not None else 0
+        self.trace.append(PacketRecord(f"{sender}->{receiver}", now, datagram))
+        queue.append(datagram)
+        return True
+
+    def take(self, receiver: str) -> bytes | None:
+        """The next datagram waiting for ``receiver``, or None."""
+        queue = self._queues[receiver]
+        return queue.popleft() if queue else None
+
+    def pending(self) -> int:
+        """Datagrams waiting in either direction."""
+        return sum(len(q) for q in self._queues.values())
+
+    def inject(self, receiver: str, datagram: bytes) -> None:
+        """Put a datagram in front of ``receiver`` as if the peer had sent it (fault tests)."""
+        self._queues[receiver].append(datagram)
+
+
+@dataclass
+class LoopbackEndpoint:
+    """One side of a :class:`LoopbackLink`, with the transport seam's shape."""
+
+    link: LoopbackLink
+    name: str
+    peer: str
+    counters: SeamCounters
+
+    def send(self, datagram: bytes) -> bool:
+        """Send a datagram to the peer."""
+        self.counters.transport_sends += 1
+        self.counters.transport_send_bytes += len(datagram)
+        return self.link.deliver(self.name, self.peer, bytes(datagram))
+
+    def receive(self) -> bytes | None:
+        """Take the next datagram for this side."""
+        datagram = self.link.take(self.name)
+        if datagram is None:
+            self.counters.transport_empty_receives += 1
+        else:
+            self.counters.transport_receives += 1
+            self.counters.transport_receive_bytes += len(datagram)
+        return datagram
+
+
+def transcript_digest(trace: list[PacketRecord], initiator: str = COMMISSIONER) -> bytes:
+    """SHA-256 over datagrams framed as direction byte, u32 LE length, bytes.
+
+    The same framing as the core's transcript hash and the loopback component's traffic
+    digest: 1 for datagrams the initiator sent, 2 for the responder's.
+    """
+    digest = hashlib.sha256()
+    for packet in trace:
+        direction = 1 if packet.direction.startswith(initiator + "->") else 2
+        digest.update(bytes([direction]) + len(packet.data).to_bytes(4, "little") + packet.data)
+    return digest.digest()
