@@ -23,9 +23,10 @@ test: lint typecheck
 test-quick:
     pytest -q -m "not slow"
 
-# ruff
+# ruff: lint and formatting
 lint:
     ruff check components harness tests benchmarks
+    ruff format --check components harness tests benchmarks
 
 # mypy --strict over the core and the harness
 typecheck:
@@ -41,12 +42,14 @@ run seed="7":
 
 # benchmarks (medians and ratios measured side by side, printed)
 bench:
+    python benchmarks/bench_startup.py
     python benchmarks/bench_core_crypto.py
     python benchmarks/bench_components.py
     python benchmarks/bench_composition.py
 
 # quick benchmarks (fewer repetitions)
 bench-quick:
+    python benchmarks/bench_startup.py --quick
     python benchmarks/bench_core_crypto.py
     python benchmarks/bench_components.py --quick
     python benchmarks/bench_composition.py --quick

@@ -7,16 +7,16 @@
 * :func:`file_sha256`: the SHA-256 of a file, read in chunks.
 * :func:`load_toml`: read a TOML file with one message per kind of failure.
 
-Nothing here imports anything else of the harness but :mod:`harness.errors`.
+Nothing here imports anything else of the harness but :mod:`harness.errors`. The
+command line reads its default paths from here before it has parsed a single option, so
+the standard-library modules only some functions need (``hashlib``, ``secrets``,
+``tomllib``, 15 ms together) are imported inside those functions.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import secrets
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ def atomic_write(
     ``path`` appeared meanwhile (no clobbering race). ``parents`` creates missing
     directories. Raises :class:`OSError`; callers say what the file was for.
     """
+    import secrets
+
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
@@ -86,6 +88,8 @@ def atomic_write(
 
 def file_sha256(path: Path | str) -> str:
     """The SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
@@ -100,6 +104,8 @@ def load_toml(path: Path, *, what: str, error: type[HarnessError]) -> tuple[dict
     that is not UTF-8 and one that is not valid TOML each raise ``error`` with a message
     saying which.
     """
+    import tomllib
+
     try:
         raw = path.read_bytes()
     except OSError as exc:
