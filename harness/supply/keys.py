@@ -12,6 +12,16 @@ Key files hold exactly those bytes, so they are interchangeable with wasmsign2's
 A signature may name its key by a *key id*. The spec leaves the id's content open; we use
 the one wasmsign2 derives by default (``HMAC-SHA256(key=public key, msg="key_id")``, first
 12 bytes), so a component we sign verifies with ``wasmsign2 verify`` and vice versa.
+
+Public keys are strict Ed25519 keys (:mod:`harness.supply.ed25519`): a key of small order
+or with a non-canonical encoding is a :class:`WeakPublicKey` wherever it enters (the
+constructors, :func:`load_public_key`, and again at verification), and
+:meth:`PublicKey.verify` refuses non-canonical signatures before OpenSSL sees them.
+
+A secret key file others can read or write (mode ``& 0o077``) is refused with an
+:class:`InsecureKeyFile` (like ssh does), unless ``check_permissions=False`` is passed to
+the loading function or ``MATTER_HARNESS_INSECURE_PERMISSIONS=1`` is set (see
+:mod:`harness.supply.permissions`).
 """
 
 from __future__ import annotations
@@ -23,12 +33,20 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from harness.errors import HarnessError
 from harness.project import atomic_write
+from harness.supply.ed25519 import is_curve_point, point_problem, verify_strict
+from harness.supply.permissions import (
+    SECRET_FORBIDDEN_BITS,
+    InsecurePermissions,
+    chmod_command,
+    octal_mode,
+    override_hint,
+    permission_checks_enabled,
+)
 
 ED25519_PUBLIC_KEY_ID = 0x01
 """First byte of a serialised Ed25519 public key (also the signature algorithm id)."""
@@ -52,6 +70,34 @@ class MalformedKeyError(KeyMaterialError, ValueError):
 
 class KeyFileError(KeyMaterialError):
     """A key file that cannot be read or written (missing, exists already, unreadable)."""
+
+
+class WeakPublicKey(MalformedKeyError):
+    """A 32-byte Ed25519 public key strict verification refuses: a point of small order
+    (signatures "by" it can be forged without any secret) or a non-canonical encoding."""
+
+
+class InsecureKeyFile(KeyFileError, InsecurePermissions):
+    """A secret key file that group or others may read or write; it was not used."""
+
+
+def check_public_key(raw: bytes) -> None:
+    """Refuse ``raw`` unless it is a strict Ed25519 public key (32 bytes).
+
+    Raises :class:`WeakPublicKey` for a small-order point or a non-canonical encoding,
+    :class:`MalformedKeyError` for bytes that encode no curve point at all.
+    """
+    problem = point_problem(raw)
+    if problem is not None:
+        raise WeakPublicKey(
+            f"refusing Ed25519 public key {raw.hex()}: it is {problem}, "
+            "for which signatures can be forged or altered",
+            hint="this is not a key made by `keys generate`; check where it came from",
+        )
+    if not is_curve_point(raw):
+        raise MalformedKeyError(
+            f"not an Ed25519 public key: {raw.hex()} is not the encoding of a curve point"
+        )
 
 
 def default_key_id(raw_public_key: bytes) -> bytes:
@@ -82,10 +128,7 @@ class PublicKey:
             raise TypeError("a public key is bytes")
         if len(self.raw) != 32:
             raise MalformedKeyError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
-        try:
-            Ed25519PublicKey.from_public_bytes(self.raw)
-        except ValueError as exc:  # pragma: no cover - OpenSSL accepts every 32-byte string
-            raise MalformedKeyError(f"not an Ed25519 public key: {exc}") from exc
+        check_public_key(self.raw)
 
     @classmethod
     def from_bytes(cls, serialized: bytes) -> PublicKey:
@@ -131,12 +174,14 @@ class PublicKey:
         return PublicKey(self.raw, key_id)
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        """Return whether ``signature`` is a valid Ed25519 signature of ``message``."""
-        try:
-            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
+        """Return whether ``signature`` is a valid strict Ed25519 signature of ``message``.
+
+        A non-canonical ``S`` or a small-order or non-canonical ``R`` is never valid
+        (:func:`harness.supply.ed25519.signature_problem`). The key itself is checked again
+        (:class:`WeakPublicKey`), in case an instance was made around the constructor.
+        """
+        check_public_key(self.raw)
+        return verify_strict(self.raw, signature, message)
 
 
 class SecretKey:
@@ -252,9 +297,13 @@ def save_public_key(
     return _write_key_file(Path(path), key.to_bytes(), 0o644, overwrite=overwrite)
 
 
-def load_secret_key(path: str | os.PathLike[str]) -> SecretKey:
-    """Read a key pair file; a public key file or anything else is a :class:`MalformedKeyError`."""
-    data = _read_key_file(Path(path))
+def load_secret_key(path: str | os.PathLike[str], *, check_permissions: bool = True) -> SecretKey:
+    """Read a key pair file; a public key file or anything else is a :class:`MalformedKeyError`.
+
+    A file that group or others may read or write is an :class:`InsecureKeyFile`, unless
+    ``check_permissions`` is false or ``MATTER_HARNESS_INSECURE_PERMISSIONS=1`` is set.
+    """
+    data = _read_key_file(Path(path), secret=permission_checks_enabled(check_permissions))
     try:
         return SecretKey.from_bytes(data)
     except MalformedKeyError as exc:
@@ -264,23 +313,28 @@ def load_secret_key(path: str | os.PathLike[str]) -> SecretKey:
 
 
 def load_public_key(path: str | os.PathLike[str]) -> PublicKey:
-    """Read a public key file; a key pair file is refused rather than silently split."""
+    """Read a public key file; a key pair file is refused rather than silently split.
+
+    A small-order or non-canonical key is a :class:`WeakPublicKey` naming the file.
+    """
     data = _read_key_file(Path(path))
     try:
         return PublicKey.from_bytes(data)
     except MalformedKeyError as exc:
-        hint = None
+        hint = exc.hint
         if len(data) == KEY_PAIR_SIZE and data[0] == ED25519_KEY_PAIR_ID:
             hint = "this is a secret key: never share it; use its .pub file instead"
-        raise MalformedKeyError(f"{path}: {exc.message}", hint=hint) from exc
+        raise type(exc)(f"{path}: {exc.message}", hint=hint) from exc
 
 
 _MAX_KEY_FILE = 4096
 
 
-def _read_key_file(path: Path) -> bytes:
+def _read_key_file(path: Path, *, secret: bool = False) -> bytes:
+    """The bytes of a key file; with ``secret``, refuse a key pair others may access."""
     try:
         with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode  # of the file read, whatever path names
             data = handle.read(_MAX_KEY_FILE + 1)
     except FileNotFoundError as exc:
         raise KeyFileError(f"key file not found: {path}") from exc
@@ -288,7 +342,21 @@ def _read_key_file(path: Path) -> bytes:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
     if len(data) > _MAX_KEY_FILE:
         raise MalformedKeyError(f"{path}: too large to be a key file")
+    # Anything but a key pair (a .pub file passed by mistake) is better named as such.
+    if secret and len(data) == KEY_PAIR_SIZE and data[0] == ED25519_KEY_PAIR_ID:
+        _check_secret_mode(path, mode)
     return data
+
+
+def _check_secret_mode(path: Path, mode: int) -> None:
+    if mode & SECRET_FORBIDDEN_BITS:
+        raise InsecureKeyFile(
+            f"secret key file {path} is accessible by group or others (mode "
+            f"{octal_mode(mode)}); fix it with `{chmod_command('600', path)}`",
+            path=path,
+            mode=mode,
+            hint=override_hint("a secret key must be readable by its owner only"),
+        )
 
 
 def _write_key_file(path: Path, data: bytes, mode: int, *, overwrite: bool) -> Path:
@@ -322,18 +390,18 @@ def build_key_path(build_dir: Path) -> Path:
     return build_dir / BUILD_KEY_DIR / BUILD_KEY_FILE
 
 
-def read_build_public_key(build_dir: Path) -> PublicKey | None:
+def read_build_public_key(build_dir: Path, *, check_permissions: bool = True) -> PublicKey | None:
     """The public half of ``build_dir``'s build key, or None if it has none yet."""
     secret = build_key_path(build_dir)
     public = secret.with_suffix(".pub")
     if public.is_file():
         return load_public_key(public)
     if secret.is_file():  # a concurrent build is between writing the two halves
-        return load_secret_key(secret).public_key
+        return load_secret_key(secret, check_permissions=check_permissions).public_key
     return None
 
 
-def load_or_create_build_key(build_dir: Path) -> SecretKey:
+def load_or_create_build_key(build_dir: Path, *, check_permissions: bool = True) -> SecretKey:
     """``build_dir``'s build key, generated (0600, plus ``build.pub``) on first use."""
     path = build_key_path(build_dir)
     if not path.is_file():
@@ -341,7 +409,7 @@ def load_or_create_build_key(build_dir: Path) -> SecretKey:
         # Two processes may race here: the loser's link() fails and it reads the winner's.
         with contextlib.suppress(KeyFileError):
             save_secret_key(path, SecretKey.generate())
-    key = load_secret_key(path)
+    key = load_secret_key(path, check_permissions=check_permissions)
     public = path.with_suffix(".pub")
     if not public.is_file():
         with contextlib.suppress(KeyFileError):

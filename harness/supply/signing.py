@@ -23,6 +23,11 @@ Components are signed exactly like modules (content type 0x01): everything in a 
 is a section. Verification of a whole component needs the list of computed part hashes
 to equal a signed list; *partial* verification (a signed prefix, e.g. when sections were
 appended after a delimiter) must be asked for explicitly, as the spec requires.
+
+Ed25519 is checked strictly (:mod:`harness.supply.ed25519`): every key given must be a
+strict public key (else :class:`~harness.supply.keys.WeakPublicKey`), and a signature
+record with a non-canonical ``S`` or a small-order or non-canonical ``R`` never reaches
+OpenSSL; if no valid signature remains, :class:`NonCanonicalSignature` says why.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from harness.supply.keys import PublicKey, SecretKey
+from harness.supply.ed25519 import signature_problem
+from harness.supply.keys import PublicKey, SecretKey, check_public_key
 from harness.supply.signature_format import (
     ALG_ED25519,
     DELIMITER_SECTION,
@@ -62,6 +68,7 @@ __all__ = [
     "MalformedComponent",
     "MalformedSignature",
     "NoSignature",
+    "NonCanonicalSignature",
     "PartiallySigned",
     "SignatureError",
     "TamperedComponent",
@@ -84,6 +91,11 @@ class NoSignature(SignatureError):
 
 class InvalidSignature(SignatureError):
     """A signature names a known key but is not a valid signature by it."""
+
+
+class NonCanonicalSignature(InvalidSignature):
+    """A signature strict Ed25519 refuses before any curve arithmetic: ``S >= L``, or an
+    ``R`` of small order or with a non-canonical encoding (forged or altered)."""
 
 
 class UntrustedKey(SignatureError):
@@ -290,9 +302,10 @@ def verify(
 
     Raises :class:`NoSignature`, :class:`MalformedSignature`, :class:`UntrustedKey` (no
     signature by any of these keys), :class:`InvalidSignature` (a signature naming one of
-    them does not verify), :class:`TamperedComponent` (signed hashes differ from the
-    content) or :class:`PartiallySigned` (only a prefix is signed and ``allow_partial`` is
-    off).
+    them does not verify; :class:`NonCanonicalSignature` if strict Ed25519 refuses it
+    outright), :class:`TamperedComponent` (signed hashes differ from the content) or
+    :class:`PartiallySigned` (only a prefix is signed and ``allow_partial`` is off); and
+    :class:`~harness.supply.keys.WeakPublicKey` for a small-order or non-canonical key.
     """
     return verify_all(
         data, public_keys, detached_signature=detached_signature, allow_partial=allow_partial
@@ -309,6 +322,8 @@ def verify_all(
     """Like :func:`verify`, but return every key that verifies, complete ones first."""
     data = as_bytes(data)
     keys = [public_keys] if isinstance(public_keys, PublicKey) else list(public_keys)
+    for key in keys:  # the constructor checked, but an instance can be made around it
+        check_public_key(key.raw)
     # Step 1: the input is a module or component, and it is signed.
     found = layout(data)
     signature = _signature_data(data, found, detached_signature)
@@ -318,16 +333,26 @@ def verify_all(
     # Step 2: which hash sets carry a valid signature by one of the keys (in key order).
     valid: list[tuple[PublicKey, SignatureRecord, SignedHashes]] = []
     named_but_invalid: list[PublicKey] = []
+    non_canonical: list[tuple[PublicKey, str]] = []
     for key in keys:
         for signed in signature.signed_hashes:
             message = signature.message(signed.hashes)
             for record in signed.signatures:
                 if record.algorithm != ALG_ED25519 or not key.matches_key_id(record.key_id):
                     continue
-                if key.verify(record.signature, message):
+                problem = signature_problem(record.signature)
+                if problem is not None:  # never handed to OpenSSL
+                    non_canonical.append((key, problem))
+                elif key.verify(record.signature, message):
                     valid.append((key, record, signed))
                 elif record.key_id:
                     named_but_invalid.append(key)
+    if not valid and non_canonical:
+        key, problem = non_canonical[0]
+        raise NonCanonicalSignature(
+            f"signature does not verify: a signature for key {key.fingerprint} is not a "
+            f"strict Ed25519 signature: {problem}; the signature data was damaged or forged"
+        )
     if not valid:
         raise _no_valid_signature(records, keys, named_but_invalid)
     # Step 3: the signed hashes against the content's rolling hashes.

@@ -21,6 +21,19 @@ file, and is never written over; every write goes to a temporary file that repla
 store in one step, under a lock (``trusted-keys.json.lock`` beside the store file, kept),
 so concurrent writers do not lose each other's keys.
 
+Whoever can write the store decides what is trusted, so a store whose directory or file
+is writable by group or others (mode ``& 0o022``) is refused with an
+:class:`InsecureTrustStore` naming the path, its mode and ``chmod go-w <path>``, each
+time the store is read or written. ``TrustStore(..., check_permissions=False)`` (also on
+:meth:`TrustStore.open`) or the environment variable
+``MATTER_HARNESS_INSECURE_PERMISSIONS=1`` (read at each check) turns this off, for file
+systems without Unix permissions (:mod:`harness.supply.permissions`). The harness creates
+the directory 0700, the store 0644 and the lock 0600 (narrowed further by the umask).
+
+Every key is a strict Ed25519 public key: a small-order or non-canonical key is refused
+by :meth:`TrustStore.add` and, in a store file, makes the store corrupt
+(:class:`CorruptTrustStore`); :func:`check_component` refuses such keys given to it too.
+
 Trust modes, for :func:`check_component`:
 
 * ``strict`` (default): a complete, valid signature by a key in the trust store;
@@ -38,6 +51,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +60,15 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.project import atomic_write
-from harness.supply.keys import MalformedKeyError, PublicKey
+from harness.supply.keys import MalformedKeyError, PublicKey, check_public_key
+from harness.supply.permissions import (
+    TRUST_FORBIDDEN_BITS,
+    InsecurePermissions,
+    chmod_command,
+    octal_mode,
+    override_hint,
+    permission_checks_enabled,
+)
 from harness.supply.settings import DEFAULT_MODE, TrustMode, resolve_trust_store_path
 from harness.supply.signature_format import SignatureError, as_bytes
 from harness.supply.signing import UntrustedKey, VerifiedSignature, read_signature, verify_all
@@ -76,6 +98,10 @@ class DuplicateTrustedKey(TrustStoreError):
 
 class UnknownTrustedKey(TrustStoreError):
     """No key of that name in the store."""
+
+
+class InsecureTrustStore(TrustStoreError, InsecurePermissions):
+    """A store directory or file that group or others may write; it was not used."""
 
 
 class InvalidTrustName(TrustStoreError, ValueError):
@@ -141,9 +167,13 @@ def validate_name(name: str) -> str:
 class TrustStore:
     """The set of trusted public keys, kept in one JSON file."""
 
-    def __init__(self, location: str | os.PathLike[str]) -> None:
-        """Use the store at ``location``: a ``.json`` file, or a directory holding one."""
+    def __init__(self, location: str | os.PathLike[str], *, check_permissions: bool = True) -> None:
+        """Use the store at ``location``: a ``.json`` file, or a directory holding one.
+
+        ``check_permissions=False`` skips the permission checks (see the module).
+        """
         self.location = Path(location)
+        self.check_permissions = check_permissions
         if self.location.suffix == ".json" and not self.location.is_dir():
             self.path = self.location
         else:
@@ -151,10 +181,14 @@ class TrustStore:
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        check_permissions: bool = True,
     ) -> TrustStore:
         """Open the store at the resolved location (see :func:`resolve_trust_store_path`)."""
-        return cls(resolve_trust_store_path(path, env))
+        return cls(resolve_trust_store_path(path, env), check_permissions=check_permissions)
 
     def __repr__(self) -> str:
         return f"TrustStore({str(self.path)!r})"
@@ -186,6 +220,7 @@ class TrustStore:
         validate_name(name)
         if not isinstance(key, PublicKey):
             raise TypeError("trust a PublicKey (see harness.supply.keys.load_public_key)")
+        check_public_key(key.raw)  # again: an instance can be made around the constructor
         stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         entry = TrustedKey(name, key, stamp)
         with self._locked():
@@ -217,8 +252,11 @@ class TrustStore:
         return next(entry for entry in entries if entry.name == name)
 
     def _read(self) -> list[TrustedKey]:
+        self._check_directory()
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with self.path.open("rb") as handle:
+                self._check_mode(self.path, os.fstat(handle.fileno()).st_mode)
+                text = handle.read().decode("utf-8")
         except FileNotFoundError:
             return []
         except (OSError, UnicodeDecodeError) as exc:
@@ -238,8 +276,12 @@ class TrustStore:
             "keys": [entry.to_json() for entry in entries],
         }
         data = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+        try:  # keep a mode the user narrowed (0600), never one others may write
+            mode = stat.S_IMODE(self.path.stat().st_mode) & ~TRUST_FORBIDDEN_BITS
+        except OSError:
+            mode = 0o644
         try:
-            atomic_write(self.path, data, mode=0o644, parents=False)
+            atomic_write(self.path, data, mode=mode, parents=False)
         except OSError as exc:
             raise TrustStoreError(f"cannot write the trust store {self.path}: {exc}") from exc
 
@@ -247,12 +289,36 @@ class TrustStore:
     def _locked(self) -> Iterator[None]:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle = open(self.path.with_name(self.path.name + ".lock"), "a")  # noqa: SIM115
         except OSError as exc:
             raise TrustStoreError(f"cannot create the trust store {self.path}: {exc}") from exc
-        with handle:
+        self._check_directory()  # before anything is created in it
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise TrustStoreError(f"cannot create the trust store {self.path}: {exc}") from exc
+        with os.fdopen(fd, "ab") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             yield
+
+    def _check_directory(self) -> None:
+        directory = self.path.parent
+        try:
+            mode = directory.stat().st_mode
+        except OSError:  # missing: nothing to trust yet; unreadable: reading reports it
+            return
+        self._check_mode(directory, mode)
+
+    def _check_mode(self, path: Path, mode: int) -> None:
+        if mode & TRUST_FORBIDDEN_BITS and permission_checks_enabled(self.check_permissions):
+            what = "directory" if stat.S_ISDIR(mode) else "file"
+            raise InsecureTrustStore(
+                f"trust store {what} {path} is writable by group or others (mode "
+                f"{octal_mode(mode)}); fix it with `{chmod_command('go-w', path)}`",
+                path=path,
+                mode=mode,
+                hint=override_hint("whoever can write the trust store decides what is trusted"),
+            )
 
 
 def _parse_store(text: str) -> list[TrustedKey]:
@@ -340,7 +406,9 @@ def check_component(
     ``extra_keys`` are keys that can verify but are not trusted (the signer's own key in
     ``self-signed`` mode; in ``strict`` mode they only sharpen the error message). Raises
     a :class:`~harness.supply.signing.SignatureError` naming the failure in ``strict`` and
-    ``self-signed`` modes; never raises in ``unsigned`` mode.
+    ``self-signed`` modes, and :class:`~harness.supply.keys.WeakPublicKey` if any key
+    given (trusted or extra) is small-order or non-canonical; never raises in
+    ``unsigned`` mode (a trust store that cannot be read aside).
     """
     mode = TrustMode.parse(mode)
     data = as_bytes(data)
@@ -352,6 +420,8 @@ def check_component(
     extra = [key for key in extra_keys if all(key.raw != t.key.raw for t in trusted)]
     if mode is TrustMode.UNSIGNED:
         return _check_unsigned(data, trusted, extra, detached_signature)
+    for key in [*(t.key for t in trusted), *extra]:  # trusted or not, before any signature
+        check_public_key(key.raw)
     where = "the trusted keys"
     if isinstance(trust_store, TrustStore):
         where = f"the trust store {trust_store.path}"

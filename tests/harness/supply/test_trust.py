@@ -201,6 +201,7 @@ def test_explicit_key_id_survives(tmp_path: Path) -> None:
 def test_corrupt_store_is_reported_and_kept(tmp_path: Path, content: str, reason: str) -> None:
     path = tmp_path / "trust.json"
     path.write_text(content)
+    path.chmod(0o644)  # not the umask's choice: a group-writable store is refused first
     trust = TrustStore(path)
     with pytest.raises(CorruptTrustStore, match=reason) as info:
         trust.entries()
