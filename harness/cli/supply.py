@@ -1,4 +1,5 @@
-"""``keys``, ``sign``, ``verify``, ``trust`` and ``audit``: signatures, trust, policy."""
+"""``keys``, ``sign``, ``verify``, ``trust``, ``signature`` and ``audit``: signatures, trust,
+policy."""
 
 from __future__ import annotations
 
@@ -162,6 +163,101 @@ def trust_remove(store: TrustStore, name: str) -> None:
     """Stop trusting the key called NAME."""
     entry = store.remove(name)
     click.echo(f"removed {entry.name} (key id {entry.key.fingerprint}) from {store.path}")
+
+
+@cli.group("signature")
+def signature_group() -> None:
+    """Embedded and detached signatures: list and check them, or split one off a component."""
+
+
+@signature_group.command("detach")
+@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write COMPONENT without its signature section here.",
+)
+@click.option(
+    "--signature",
+    "signature_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the embedded signature here, as a detached signature of --output.",
+)
+@click.option("--force", is_flag=True, help="Replace --output and --signature if they exist.")
+def signature_detach(component: Path, output: Path, signature_path: Path, force: bool) -> None:
+    """Split COMPONENT's embedded signature off into a detached signature file.
+
+    `verify OUTPUT --signature SIG` then accepts OUTPUT exactly as `verify COMPONENT`
+    accepted COMPONENT, and OUTPUT can be signed again with `sign --detached`.
+    COMPONENT is left unchanged.
+    """
+    from harness.supply import detach_signature_file
+
+    outcome = detach_signature_file(component, output, signature_path, overwrite=force)
+    click.echo(
+        f"wrote {outcome.component}: {component} without its signature section "
+        f"(sha256 {outcome.content_sha256})"
+    )
+    ids = ", ".join(key_id or "(none)" for key_id in outcome.key_ids)
+    click.echo(
+        f"wrote detached signature {outcome.signature}: {len(outcome.key_ids)} signature(s), "
+        f"key id(s) {ids}"
+    )
+
+
+@signature_group.command("show")
+@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--signature",
+    "signature_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A detached signature of COMPONENT, shown instead of an embedded one.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Plain text, or one JSON object.",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    help="A known (not trusted) public key, file or hex, to check signatures with too.",
+)
+@build_dir_option
+@trust_store_option
+def signature_show(
+    component: Path,
+    signature_path: Path | None,
+    output_format: str,
+    public_keys: tuple[str, ...],
+    build_dir: Path,
+    trust_store: Path | None,
+) -> None:
+    """List every signature of COMPONENT (embedded, or the detached --signature).
+
+    For each: its key id and the trusted key of that id, whether it verifies, its hash
+    function and content type, and what it covers (parts, sections, byte ranges); and
+    the SHA-256 of the signed content. Keys: those `verify` trusts in strict mode (the
+    trust store, and --build-dir's build key when `verify` trusts it), and
+    --public-key. Exits 0 even when nothing verifies, 2 for unreadable input.
+    """
+    from harness.supply import SupplyChain, TrustMode, read_public_key_argument, show_signature_file
+
+    extra = [read_public_key_argument(text) for text in public_keys]
+    strict = settings(TrustMode.STRICT.value, trust_store, None)
+    chain = SupplyChain.local(strict, build_dir, extra_keys=extra)
+    listing = show_signature_file(chain, component, signature_path)
+    if output_format == "json":
+        click.echo(json.dumps(listing.to_dict(), indent=2))
+    else:
+        click.echo(listing.render())
 
 
 @cli.command()

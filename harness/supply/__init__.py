@@ -17,7 +17,12 @@ EXPORTS = {
     "BUILD_KEY_NAME": "settings",
     "CORE_ROLE": "policy",
     "ComponentRejected": "chain",
+    "DetachOutcome": "files",
     "GATE_KEY_NAME": "settings",
+    "INSECURE_PERMISSIONS_ENV": "permissions",
+    "InsecureKeyFile": "keys",
+    "InsecureTrustStore": "trust",
+    "NonCanonicalSignature": "signing",
     "Policy": "policy",
     "PolicyError": "policy",
     "PolicyViolation": "capabilities",
@@ -25,7 +30,10 @@ EXPORTS = {
     "RiskClass": "policy",
     "SIGNING_KEY_ENV": "settings",
     "SecretKey": "keys",
+    "SignatureData": "signature_format",
     "SignatureError": "signing",
+    "SignatureFileError": "files",
+    "SignatureListing": "signature_listing",
     "SupplyChain": "chain",
     "SupplyChainError": "settings",
     "TRUST_MODE_ENV": "settings",
@@ -37,8 +45,12 @@ EXPORTS = {
     "TrustedKey": "trust",
     "Verification": "chain",
     "VerifiedComponent": "chain",
+    "WeakPublicKey": "keys",
     "audit": "capabilities",
+    "build_key_path": "keys",
     "check_core_imports": "capabilities",
+    "describe_signatures": "signature_listing",
+    "detach_signature_file": "files",
     "enforce": "capabilities",
     "generate_key_files": "files",
     "infer_role": "capabilities",
@@ -48,6 +60,10 @@ EXPORTS = {
     "load_secret_key": "keys",
     "read_component": "chain",
     "read_public_key_argument": "files",
+    "save_public_key": "keys",
+    "save_secret_key": "keys",
+    "show_signature_file": "signature_listing",
+    "sign": "signing",
     "sign_component_file": "files",
     "signed_content": "chain",
     "verify_component_file": "files",
@@ -73,12 +89,26 @@ if TYPE_CHECKING:
         signed_content,
     )
     from harness.supply.files import (
+        DetachOutcome,
+        SignatureFileError,
+        detach_signature_file,
         generate_key_files,
         read_public_key_argument,
         sign_component_file,
         verify_component_file,
     )
-    from harness.supply.keys import PublicKey, SecretKey, load_public_key, load_secret_key
+    from harness.supply.keys import (
+        InsecureKeyFile,
+        PublicKey,
+        SecretKey,
+        WeakPublicKey,
+        build_key_path,
+        load_public_key,
+        load_secret_key,
+        save_public_key,
+        save_secret_key,
+    )
+    from harness.supply.permissions import INSECURE_PERMISSIONS_ENV
     from harness.supply.policy import CORE_ROLE, Policy, PolicyError, RiskClass, load_policy
     from harness.supply.settings import (
         BUILD_KEY_NAME,
@@ -90,26 +120,44 @@ if TYPE_CHECKING:
         TrustMode,
         TrustSettings,
     )
-    from harness.supply.signature_format import layout
-    from harness.supply.signing import SignatureError, TamperedComponent
-    from harness.supply.trust import TrustedKey, TrustStore
+    from harness.supply.signature_format import SignatureData, layout
+    from harness.supply.signature_listing import (
+        SignatureListing,
+        describe_signatures,
+        show_signature_file,
+    )
+    from harness.supply.signing import (
+        NonCanonicalSignature,
+        SignatureError,
+        TamperedComponent,
+        sign,
+    )
+    from harness.supply.trust import InsecureTrustStore, TrustedKey, TrustStore
 
 __all__ = [
     "BUILD_KEY_NAME",
     "CORE_ROLE",
     "GATE_KEY_NAME",
+    "INSECURE_PERMISSIONS_ENV",
     "SIGNING_KEY_ENV",
     "TRUST_MODE_ENV",
     "TRUST_STORE_ENV",
     "AuditReport",
     "ComponentRejected",
+    "DetachOutcome",
+    "InsecureKeyFile",
+    "InsecureTrustStore",
+    "NonCanonicalSignature",
     "Policy",
     "PolicyError",
     "PolicyViolation",
     "PublicKey",
     "RiskClass",
     "SecretKey",
+    "SignatureData",
     "SignatureError",
+    "SignatureFileError",
+    "SignatureListing",
     "SupplyChain",
     "SupplyChainError",
     "TamperedComponent",
@@ -119,8 +167,12 @@ __all__ = [
     "TrustedKey",
     "Verification",
     "VerifiedComponent",
+    "WeakPublicKey",
     "audit",
+    "build_key_path",
     "check_core_imports",
+    "describe_signatures",
+    "detach_signature_file",
     "enforce",
     "generate_key_files",
     "infer_role",
@@ -130,6 +182,10 @@ __all__ = [
     "load_secret_key",
     "read_component",
     "read_public_key_argument",
+    "save_public_key",
+    "save_secret_key",
+    "show_signature_file",
+    "sign",
     "sign_component_file",
     "signed_content",
     "verify_component_file",
