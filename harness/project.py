@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,16 @@ def load_toml(path: Path, *, what: str, error: type[HarnessError]) -> tuple[dict
         raise error(f"{what} {path} is not valid TOML: {exc}") from exc
 
 
+def user_config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The per-user configuration directory: ``$XDG_CONFIG_HOME/matter-harness``, else
+    ``~/.config/matter-harness``. Secrets and trust live here, never in the project."""
+    env = os.environ if env is None else env
+    config = env.get("XDG_CONFIG_HOME", "")
+    # The XDG Base Directory specification: a relative value is invalid and is ignored.
+    base = Path(config) if config and os.path.isabs(config) else Path.home() / ".config"
+    return base / "matter-harness"
+
+
 def display_path(path: Path | str) -> str:
     """``path`` relative to the project root when it lies inside it (stable in evidence)."""
     resolved = Path(path).resolve()
@@ -142,4 +153,5 @@ __all__ = [
     "display_path",
     "file_sha256",
     "load_toml",
+    "user_config_dir",
 ]

@@ -9,7 +9,14 @@ import click
 
 from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
-from harness.cli.options import announce, build_dir_option, progress, settings, trust_options
+from harness.cli.options import (
+    announce,
+    build_dir_option,
+    memory_budget_option,
+    progress,
+    settings,
+    trust_options,
+)
 
 DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
 
@@ -38,6 +45,7 @@ DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
     help="Also write the Markdown report of this run here.",
 )
 @click.option("--no-coverage", is_flag=True, help="Do not measure seam coverage (C6 is skipped).")
+@memory_budget_option
 @build_dir_option
 @trust_options
 def gate(
@@ -50,6 +58,7 @@ def gate(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
+    memory_budget_mb: int,
 ) -> None:
     """Run every claim's verifier, record evidence, exit non-zero if a gated claim fails.
 
@@ -60,6 +69,7 @@ def gate(
     and trusts only that key; with one, it uses that key and the trust store.
     """
     from harness.evidence import load_artifacts, render_ledger, run_gate
+    from harness.runtime import Limits
     from harness.supply import SupplyChain
 
     chain = SupplyChain.for_gate(settings(trust_mode, trust_store, signing_key), build_dir)
@@ -72,6 +82,7 @@ def gate(
         min_claims=min_claims,
         measure_coverage=not no_coverage,
         progress=progress,
+        limits=Limits(memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None),
     )
     markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
     click.echo(markdown)

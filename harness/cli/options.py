@@ -119,21 +119,39 @@ def limit_options(fn: Any) -> Any:
             show_default=True,
             help="Wall-clock deadline of each call into a guest (epoch interruption); 0: none.",
         ),
+        memory_budget_option,
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
+memory_budget_option = click.option(
+    "--memory-budget-mb",
+    type=click.IntRange(min=0),
+    default=(_DEFAULT_LIMITS.memory_budget_bytes or 0) // (1024 * 1024),
+    show_default=True,
+    help="All linear memories of the run together, in MiB (every instance's share of it); "
+    "0: no budget.",
+)
+
+
 def limits_from(
-    fuel: int, memory_mb: int, table_elements: int, instances: int, deadline_ms: int
+    fuel: int,
+    memory_mb: int,
+    table_elements: int,
+    instances: int,
+    deadline_ms: int,
+    memory_budget_mb: int,
 ) -> Limits:
+    """The limits the options ask for (0 means unlimited)."""
     return Limits(
         fuel=fuel or None,
         memory_bytes=memory_mb * 1024 * 1024 or None,
         table_elements=table_elements or None,
         instances=instances or None,
         deadline_ms=deadline_ms or None,
+        memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None,
     )
 
 

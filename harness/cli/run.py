@@ -17,6 +17,7 @@ from harness.cli.options import (
     hex_bytes,
     limit_options,
     limits_from,
+    memory_budget_option,
     progress,
     settings,
     trust_options,
@@ -84,6 +85,7 @@ def run(
     table_elements: int,
     instances: int,
     deadline_ms: int,
+    memory_budget_mb: int,
 ) -> None:
     """Run PASE between two core instances and prove the secure session.
 
@@ -101,7 +103,9 @@ def run(
         iterations=iterations,
         wrong_passcode=wrong_passcode,
         real_clock=real_clock,
-        limits=limits_from(fuel, memory_mb, table_elements, instances, deadline_ms),
+        limits=limits_from(
+            fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
+        ),
     )
     started = time.perf_counter()
     if native and graph is not None:
@@ -190,6 +194,7 @@ def _run_in_components(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the packet trace as JSON lines.",
 )
+@memory_budget_option
 @build_dir_option
 @trust_options
 def peer(
@@ -211,6 +216,7 @@ def peer(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
+    memory_budget_mb: int,
 ) -> None:
     """Run one PASE role against a real Matter peer over UDP.
 
@@ -236,6 +242,7 @@ def peer(
         native=native,
         core_path=core_path,
         build_dir=build_dir,
+        memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None,
     )
 
     def ready(local: tuple[str, int]) -> None:
@@ -249,6 +256,8 @@ def peer(
     result = run_peer(
         config, supply_chain=chain, on_ready=ready, emit=click.echo, progress=progress
     )
+    if chain is not None:
+        verified_lines(chain)
     if trace_file is not None:
         write_trace(trace_file, result.trace)
     if result.failure is not None:

@@ -99,6 +99,8 @@ class PeerConfig:
     core_path: Path | None = None
     """A core component to run instead of building one in ``build_dir``."""
     build_dir: Path = DEFAULT_BUILD_DIR
+    memory_budget_bytes: int | None = Limits().memory_budget_bytes
+    """All linear memories of the core component together (None: no budget)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ def config_from_options(
     native: bool,
     core_path: Path | None,
     build_dir: Path,
+    memory_budget_bytes: int | None = Limits().memory_budget_bytes,
 ) -> PeerConfig:
     """A :class:`PeerConfig` from command-line text; bad addresses raise PeerConfigError."""
     try:
@@ -231,6 +234,7 @@ def config_from_options(
         native=native,
         core_path=core_path,
         build_dir=build_dir,
+        memory_budget_bytes=memory_budget_bytes,
     )
     prepare(config)
     return config
@@ -423,7 +427,10 @@ def _make_role(
     """The core natively, or one instance of the core component, on ``seams``."""
     if runtime is None or component is None:
         return NativeRole(plan.role, CoreEndpoint(seams.transport, seams.clock, seams.entropy))
-    limits = Limits(deadline_ms=int(config.timeout_s * 1000) + EPOCH_GRACE_MS)
+    limits = Limits(
+        deadline_ms=int(config.timeout_s * 1000) + EPOCH_GRACE_MS,
+        memory_budget_bytes=config.memory_budget_bytes,
+    )
     guest = runtime.instantiate_with_seams(
         component,
         limits,

@@ -180,7 +180,8 @@ def instantiate_core(
     role: str,
     limits: Limits,
 ) -> GuestCall:
-    """One core instance for ``role``, linked to that role's host seams."""
+    """One core instance for ``role``, linked to that role's host seams, in a store with
+    its share of the run's memory budget (one store per role)."""
     return runtime.instantiate_with_seams(
         component,
         limits,
@@ -188,6 +189,7 @@ def instantiate_core(
         transport=seams.transports[role],
         clock=seams.clocks[role],
         entropy=seams.entropy[role],
+        stores_in_run=len(ROLES),
     )
 
 

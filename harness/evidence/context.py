@@ -13,7 +13,7 @@ from typing import Any
 from harness.build import build_all, compose_cached
 from harness.drive import RunConfig, RunReport, run_component, run_composed, run_native
 from harness.project import DEFAULT_GRAPH, WIT_DIR, file_sha256
-from harness.runtime import Component, Runtime
+from harness.runtime import Component, Limits, Runtime
 from harness.supply import SupplyChain
 
 
@@ -31,9 +31,11 @@ class GateContext:
         seed: int,
         graph: Path = DEFAULT_GRAPH,
         supply_chain: SupplyChain | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.build_dir = build_dir
         self.seed = seed
+        self.limits = limits if limits is not None else Limits()
         self.graph = graph
         self.supply_chain = supply_chain or SupplyChain.for_gate(None, build_dir)
         self._runtime: Runtime | None = None
@@ -77,7 +79,7 @@ class GateContext:
     def report(self, mode: str) -> RunReport:
         """The seeded run in ``mode`` (native, component, composed), computed once."""
         if mode not in self._reports:
-            config = RunConfig(seed=self.seed)
+            config = self.run_config()
             if mode == "native":
                 self._reports[mode] = run_native(config)
             elif mode == "component":
@@ -91,6 +93,10 @@ class GateContext:
             else:
                 raise ValueError(f"unknown mode {mode}")
         return self._reports[mode]
+
+    def run_config(self, **changes: Any) -> RunConfig:
+        """The gate's run parameters (its seed and limits), with ``changes``."""
+        return RunConfig(seed=self.seed, limits=self.limits, **changes)
 
     def load(self, name: str) -> Component:
         """The component ``name`` (or ``composed``), verified by the supply chain, compiled."""

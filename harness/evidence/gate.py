@@ -36,7 +36,7 @@ from harness.evidence.traceability import load_artifacts
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier
 from harness.evidence.verifiers.seams import start_seam_coverage
 from harness.project import PROJECT_ROOT
-from harness.runtime import WASMTIME_VERSION
+from harness.runtime import WASMTIME_VERSION, Limits
 from harness.supply import SupplyChain
 
 Say = Callable[[str], None]
@@ -120,12 +120,16 @@ def run_gate(
     registry: Mapping[str, Verifier] | None = None,
     progress: Say | None = None,
     supply_chain: SupplyChain | None = None,
+    limits: Limits | None = None,
 ) -> GateResult:
-    """Run every claim's verifier, append evidence, and say whether the gate passed."""
+    """Run every claim's verifier, append evidence, and say whether the gate passed.
+
+    ``limits`` apply to the gate's handshake runs (default: :class:`Limits`' defaults).
+    """
     say = progress or (lambda _m: None)
     verifiers = dict(REGISTRY if registry is None else registry)
     claims = load_claims(traceability_dir, verifiers)
-    ctx = GateContext(build_dir, seed, supply_chain=supply_chain)
+    ctx = GateContext(build_dir, seed, supply_chain=supply_chain, limits=limits)
     ctx.coverage = start_seam_coverage() if measure_coverage else None
     run_id = new_run_id()
     recorder = _Recorder(run_id, tool_versions(), git_commit())

@@ -14,6 +14,7 @@ from harness.lazy import lazy_exports
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
     "CHECK_DEADLINE_MS": "runaway",
+    "CompiledCache": "cache",
     "Component": "engine",
     "ComponentInterface": "types",
     "DeadlineExceeded": "traps",
@@ -27,6 +28,7 @@ EXPORTS = {
     "Json": "types",
     "KINDS": "runaway",
     "Limits": "limits",
+    "MemoryBudgetExceeded": "traps",
     "MemoryLimitExceeded": "traps",
     "OutOfFuel": "traps",
     "ResourceLimitExceeded": "traps",
@@ -36,6 +38,7 @@ EXPORTS = {
     "TableLimitExceeded": "traps",
     "WASMTIME_VERSION": "engine",
     "WASM_PAGE": "limits",
+    "cache_key_path": "cache",
     "classify_trap": "traps",
     "describe_component": "inspect",
     "field": "engine",
@@ -52,6 +55,7 @@ EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
+    from harness.runtime.cache import CompiledCache, cache_key_path
     from harness.runtime.engine import (
         WASMTIME_VERSION,
         Component,
@@ -80,6 +84,7 @@ if TYPE_CHECKING:
         GuestTrap,
         InstanceLimitExceeded,
         InstantiationError,
+        MemoryBudgetExceeded,
         MemoryLimitExceeded,
         OutOfFuel,
         ResourceLimitExceeded,
@@ -95,6 +100,7 @@ __all__ = [
     "KINDS",
     "WASMTIME_VERSION",
     "WASM_PAGE",
+    "CompiledCache",
     "Component",
     "ComponentInterface",
     "DeadlineExceeded",
@@ -106,6 +112,7 @@ __all__ = [
     "InstantiationError",
     "Json",
     "Limits",
+    "MemoryBudgetExceeded",
     "MemoryLimitExceeded",
     "OutOfFuel",
     "ResourceLimitExceeded",
@@ -113,6 +120,7 @@ __all__ = [
     "Runtime",
     "RuntimeLoadError",
     "TableLimitExceeded",
+    "cache_key_path",
     "classify_trap",
     "describe_component",
     "field",

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import sys
 import threading
 import types
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,11 +38,12 @@ import wasmtime
 import wasmtime.component as wc
 
 from harness.errors import HarnessError
-from harness.project import atomic_write
+from harness.runtime.cache import CompiledCache, Warn, cache_key_path, load_or_create_key
 from harness.runtime.limits import EPOCH_TICK_MS, NO_DEADLINE_TICKS, Limits, deadline_ticks
 from harness.runtime.traps import (
     GuestError,
     GuestTrap,
+    HostCallFailed,
     InstantiationError,
     ResourceLimitExceeded,
     RuntimeLoadError,
@@ -51,11 +54,18 @@ from harness.runtime.traps import (
 from harness.wit import CLOCK, ENTROPY, TRANSPORT, ClockSeam, EntropySeam, TransportSeam
 
 WASMTIME_VERSION = "50.0.1"
+#: What a compiled artifact depends on besides the component: the wasmtime version and
+#: the engine settings this runtime compiles with (part of the cache's tags and names).
+ENGINE_ID = f"wasmtime{WASMTIME_VERSION}-fuel-epochs"
 
 Component = wc.Component
 """A compiled component (for type hints outside this package)."""
 Engine = wasmtime.Engine
 """A wasmtime engine (for type hints outside this package)."""
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def new_engine() -> Engine:
@@ -73,6 +83,7 @@ class SandboxStore(wasmtime.Store):
         super().__init__(runtime.engine)
         self.runtime = runtime
         self.limits = limits
+        self.stores_in_run = 1
 
     def arm_deadline(self, deadline_ms: int | None) -> None:
         """Start the wall-clock deadline for the next stretch of guest code (now)."""
@@ -84,19 +95,46 @@ class SandboxStore(wasmtime.Store):
 
 
 class Runtime:
-    """A wasmtime engine plus a compiled-component cache directory."""
+    """A wasmtime engine plus an authenticated compiled-component cache.
 
-    def __init__(self, cache_dir: Path | None) -> None:
+    ``cache_dir`` holds the compiled artifacts (None: no cache); each is used only if its
+    tag, keyed by the per-user secret at ``cache_key_file`` (default:
+    :func:`~harness.runtime.cache.cache_key_path`), authenticates it as the compilation
+    of exactly the bytes being loaded (see :mod:`harness.runtime.cache`). ``warn``
+    receives the cache's warnings (default: stderr).
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        *,
+        cache_key_file: Path | None = None,
+        warn: Warn | None = None,
+    ) -> None:
         config = wasmtime.Config()
         config.consume_fuel = True
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self.cache_dir = cache_dir
+        self.cache: CompiledCache | None = None
+        if cache_dir is not None:
+            key = load_or_create_key(cache_key_file or cache_key_path())
+            self.cache = CompiledCache(
+                cache_dir, engine_id=ENGINE_ID, key=key, warn=warn or _stderr
+            )
         self._ticker: threading.Thread | None = None
         self._ticker_stop = threading.Event()
         self._ticker_lock = threading.Lock()
-        self.compile_seconds = 0.0
-        self.cache_hits = 0
+
+    @property
+    def cache_hits(self) -> int:
+        """Components served from the cache (authenticated) in this runtime's life."""
+        return self.cache.hits if self.cache is not None else 0
+
+    @property
+    def cache_rejected(self) -> int:
+        """Cached artifacts found but refused (unauthenticated): discarded, recompiled."""
+        return self.cache.rejected if self.cache is not None else 0
 
     # -- loading ------------------------------------------------------------------
 
@@ -109,46 +147,46 @@ class Runtime:
         return self.load_bytes(data, name=str(path))
 
     def load_bytes(self, data: bytes, *, name: str = "<component>") -> wc.Component:
-        """Compile (or fetch from the cache) a component given as bytes."""
+        """Compile ``data``, or take its compiled form from the cache when the cached
+        artifact authenticates as the compilation of exactly these bytes."""
         digest = hashlib.sha256(data).hexdigest()
-        cached = self._cache_path(digest)
-        if cached is not None and cached.is_file():
-            try:
-                component = wc.Component.deserialize_file(self.engine, str(cached))
-                self.cache_hits += 1
-                return component
-            except wasmtime.WasmtimeError:
-                cached.unlink(missing_ok=True)  # stale or corrupt cache entry: recompile
+        if self.cache is not None:
+            artifact = self.cache.read(digest)
+            if artifact is not None:
+                try:
+                    return wc.Component.deserialize(self.engine, artifact)
+                except wasmtime.WasmtimeError:
+                    self.cache.discard(digest, "wasmtime cannot load it")
         try:
             component = wc.Component(self.engine, data)
         except wasmtime.WasmtimeError as exc:
             raise RuntimeLoadError(
                 f"{name} is not a valid component: {first_line(str(exc))}"
             ) from exc
-        if cached is not None:
-            atomic_write(cached, bytes(component.serialize()))
+        if self.cache is not None:
+            self.cache.write(digest, bytes(component.serialize()))
         return component
-
-    def _cache_path(self, digest: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
-        return self.cache_dir / f"{digest}-wasmtime{WASMTIME_VERSION}.cwasm"
 
     # -- stores -------------------------------------------------------------------
 
-    def new_store(self, limits: Limits) -> SandboxStore:
-        """A store with ``limits`` applied (fuel, memory, tables, instances, deadline).
+    def new_store(self, limits: Limits, *, stores_in_run: int = 1) -> SandboxStore:
+        """A store with ``limits`` applied (fuel, memory, tables, instances, deadline, and
+        its share of the run's memory budget when the run has ``stores_in_run`` stores).
 
         The deadline starts now, so it covers instantiation; :class:`GuestCall` starts
         it again before every call.
         """
         store = SandboxStore(self, limits)
         store.set_fuel(limits.fuel if limits.fuel is not None else 2**63 - 1)
+        memories = limits.memories_allowed(stores_in_run)
+        per_memory = limits.memory_size(stores_in_run)
         store.set_limits(
-            memory_size=limits.memory_bytes if limits.memory_bytes is not None else -1,
+            memory_size=per_memory if per_memory is not None else -1,
             table_elements=limits.table_elements if limits.table_elements is not None else -1,
             instances=limits.instances if limits.instances is not None else -1,
+            memories=memories if memories is not None else -1,
         )
+        store.stores_in_run = stores_in_run
         store.arm_deadline(limits.deadline_ms)
         return store
 
@@ -169,6 +207,9 @@ class Runtime:
         limits = store.limits if isinstance(store, SandboxStore) else None
         try:
             instance = linker.instantiate(store, component)
+        except _HostFailure as failure:  # a start function called a failing seam
+            label = f"{label} (instantiation)"
+            raise HostCallFailed(label, failure.import_name, failure.error) from failure.error
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             trap = classify_trap(str(exc), f"{label} (instantiation)", limits)
             if isinstance(trap, ResourceLimitExceeded):
@@ -185,12 +226,15 @@ class Runtime:
         transport: TransportSeam | None = None,
         clock: ClockSeam | None = None,
         entropy: EntropySeam | None = None,
+        stores_in_run: int = 1,
     ) -> GuestCall:
         """One instance of ``component`` in a fresh store under ``limits``, its imports
-        satisfied by the given host seams (those left None are not defined)."""
+        satisfied by the given host seams (those left None are not defined). The store
+        gets its share of the run's memory budget, shared by ``stores_in_run`` stores."""
         linker = wc.Linker(self.engine)
         link_seams(linker, transport=transport, clock=clock, entropy=entropy)
-        return self.instantiate(linker, self.new_store(limits), component, label)
+        store = self.new_store(limits, stores_in_run=stores_in_run)
+        return self.instantiate(linker, store, component, label)
 
     def start_ticker(self) -> None:
         """Start the thread that advances the engine's epoch (idempotent)."""
@@ -234,18 +278,50 @@ def link_seams(
     clock: ClockSeam | None = None,
     entropy: EntropySeam | None = None,
 ) -> None:
-    """Define the host seams that are given on ``linker``'s root."""
+    """Define the host seams that are given on ``linker``'s root.
+
+    Every host function is wrapped: whatever it raises reaches the caller of the guest
+    as a typed :class:`~harness.runtime.traps.HostCallFailed` naming the import (see
+    :class:`GuestCall`), never as the bare exception.
+    """
     with linker.root() as root:
         if transport is not None:
             with root.add_instance(TRANSPORT) as inst:
-                inst.add_func("send", lambda _store, datagram: transport.send(bytes(datagram)))
-                inst.add_func("receive", lambda _store: transport.receive())
+                inst.add_func(
+                    "send", _host(f"{TRANSPORT}#send", lambda d: transport.send(bytes(d)))
+                )
+                inst.add_func("receive", _host(f"{TRANSPORT}#receive", transport.receive))
         if clock is not None:
             with root.add_instance(CLOCK) as inst:
-                inst.add_func("now-ms", lambda _store: clock.now_ms())
+                inst.add_func("now-ms", _host(f"{CLOCK}#now-ms", clock.now_ms))
         if entropy is not None:
             with root.add_instance(ENTROPY) as inst:
-                inst.add_func("random-bytes", lambda _store, n: entropy.random_bytes(n))
+                inst.add_func(
+                    "random-bytes", _host(f"{ENTROPY}#random-bytes", entropy.random_bytes)
+                )
+
+
+class _HostFailure(HarnessError):
+    """Carries what a host function raised, and which one, out of the guest call (never
+    seen outside this module: :class:`GuestCall` turns it into HostCallFailed)."""
+
+    def __init__(self, import_name: str, error: BaseException) -> None:
+        super().__init__(f"the host function {import_name} failed")
+        self.import_name = import_name
+        self.error = error
+
+
+def _host(import_name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as a host function (the store argument dropped), its failures tagged with
+    ``import_name``."""
+
+    def call(_store: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise _HostFailure(import_name, exc) from exc
+
+    return call
 
 
 def record(**fields: Any) -> types.SimpleNamespace:
@@ -326,6 +402,9 @@ class GuestCall:
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             self.dead = classify_trap(str(exc), self.label, self.limits)
             raise self.dead from None
+        except _HostFailure as failure:
+            self.dead = HostCallFailed(self.label, failure.import_name, failure.error)
+            raise self.dead from failure.error
         return unwrap_result(value)
 
     @property

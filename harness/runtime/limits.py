@@ -42,12 +42,20 @@ WASM_PAGE = 65536
 #   deadline_ms     per guest call, not per instance, so a long-lived instance (a
 #                   listening peer) is never stopped for its age: 10 s, 16 x the longest
 #                   call at 100,000 iterations, 80 x the longest at default parameters.
+#   memory_budget_bytes
+#                   all the linear memories of a run together. The core component has
+#                   1 linear memory, the composed graph 3 (measured: instantiation
+#                   fails with fewer allowed); a run has at most 2 stores. 2 x the
+#                   composed graph's 3 memories at 32 MiB each: 192 MiB, 6 memories of
+#                   the per-memory limit (a component run gives each of its 2 stores 3).
 @dataclass(frozen=True)
 class Limits:
     """Per-instance resource limits (one store per component instance; a composed graph
     is one instance). None means unlimited.
 
     ``memory_bytes`` and ``table_elements`` bound each linear memory and each table;
+    ``memory_budget_bytes`` bounds them all together, across every store of a run (see
+    :meth:`memories_allowed`);
     ``instances`` bounds the instances in the store (every core instance inside a
     component counts); ``deadline_ms`` is wall-clock time per guest call (and for
     instantiation), enforced by epoch interruption. The defaults come from measurement;
@@ -59,6 +67,30 @@ class Limits:
     table_elements: int | None = 16_384
     instances: int | None = 256
     deadline_ms: int | None = 10_000
+    memory_budget_bytes: int | None = 192 * 1024 * 1024
+    """All linear memories of a run together (every store of the run shares it)."""
+
+    def memories_allowed(self, stores: int = 1) -> int | None:
+        """How many linear memories one of ``stores`` stores sharing the run's budget may
+        create: the budget is enforced as a count of memories of at most
+        ``memory_bytes`` each (wasmtime's store limiter counts memories, and bounds each
+        one's size). None when there is no budget; at least 1."""
+        if self.memory_budget_bytes is None:
+            return None
+        per_memory = self.memory_bytes if self.memory_bytes is not None else 0
+        per_memory = max(1, per_memory or self.memory_budget_bytes)
+        return max(1, self.memory_budget_bytes // (per_memory * max(1, stores)))
+
+    def memory_size(self, stores: int = 1) -> int | None:
+        """The size limit of each linear memory in one of ``stores`` stores sharing the
+        run's budget: ``memory_bytes``, but never more than that store's share of the
+        budget. None when neither is set."""
+        share = None
+        if self.memory_budget_bytes is not None:
+            share = self.memory_budget_bytes // max(1, stores)
+        if self.memory_bytes is None:
+            return share
+        return self.memory_bytes if share is None else min(self.memory_bytes, share)
 
     def as_dict(self) -> dict[str, int | None]:
         """The limits as a plain mapping (for reports and the evidence ledger)."""

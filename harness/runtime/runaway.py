@@ -32,6 +32,7 @@ from harness.runtime.traps import (
     DeadlineExceeded,
     GuestTrap,
     InstanceLimitExceeded,
+    MemoryBudgetExceeded,
     MemoryLimitExceeded,
     OutOfFuel,
     ResourceLimitExceeded,
@@ -39,7 +40,7 @@ from harness.runtime.traps import (
 )
 
 #: The runaway kinds, one per limit, in the order the S3 check runs them.
-KINDS = ("fuel", "memory", "table", "deadline", "instances")
+KINDS = ("fuel", "memory", "table", "deadline", "instances", "memory-budget")
 #: The typed error each runaway must be stopped with.
 EXPECTED: dict[str, type[ResourceLimitExceeded]] = {
     "fuel": OutOfFuel,
@@ -47,6 +48,7 @@ EXPECTED: dict[str, type[ResourceLimitExceeded]] = {
     "table": TableLimitExceeded,
     "deadline": DeadlineExceeded,
     "instances": InstanceLimitExceeded,
+    "memory-budget": MemoryBudgetExceeded,
 }
 #: The export each call-time runaway runs (instances fail at instantiation instead).
 _EXPORTS = {"fuel": "spin", "deadline": "spin", "memory": "grow-memory", "table": "grow-table"}
@@ -110,20 +112,25 @@ def runaway_component() -> bytes:
 
 
 @lru_cache(maxsize=8)
-def instances_component(count: int) -> bytes:
-    """A component that instantiates an empty core module ``count`` times."""
+def instances_component(count: int, pages: int | None = None) -> bytes:
+    """A component that instantiates a core module ``count`` times: an empty one, or one
+    with a linear memory of ``pages`` pages (so every instance holds memory)."""
+    module = "(core module $m)" if pages is None else f"(core module $m (memory {pages}))"
     body = "\n".join("  (core instance (instantiate $m))" for _ in range(count))
-    return wat2wasm(f"(component\n  (core module $m)\n{body})")
+    return wat2wasm(f"(component\n  {module}\n{body})")
 
 
 def runaway_limits(kind: str, base: Limits | None = None) -> Limits:
-    """``base`` (default: the defaults), with the other time limit off for ``fuel`` and
-    ``deadline``, so the limit under test is the one that stops the guest."""
+    """``base`` (default: the defaults), with the limit that would otherwise stop the
+    guest first turned off, so the limit under test is the one that stops it: the other
+    time limit for ``fuel`` and ``deadline``, the instance count for ``memory-budget``."""
     limits = base or Limits()
     if kind == "fuel":
         return replace(limits, deadline_ms=None)
     if kind == "deadline":
         return replace(limits, fuel=None)
+    if kind == "memory-budget":
+        return replace(limits, instances=None)
     return limits
 
 
@@ -182,8 +189,8 @@ def run_runaway(runtime: Runtime, kind: str, limits: Limits | None = None) -> Ru
     if kind not in EXPECTED:
         raise SandboxError(f"unknown runaway kind {kind!r}; one of {', '.join(KINDS)}")
     limits = limits or runaway_limits(kind)
-    if kind == "instances":
-        return _run_instances(runtime, limits)
+    if kind in ("instances", "memory-budget"):
+        return _run_many(runtime, kind, limits)
     component = runtime.load_bytes(runaway_component(), name="runaway.wasm")
     store = runtime.new_store(limits)
     guest = runtime.instantiate(wc.Linker(runtime.engine), store, component, f"{kind} runaway")
@@ -205,17 +212,26 @@ def run_runaway(runtime: Runtime, kind: str, limits: Limits | None = None) -> Ru
     return outcome
 
 
-def _run_instances(runtime: Runtime, limits: Limits) -> RunawayOutcome:
-    count = (limits.instances if limits.instances is not None else Limits().instances or 0) + 1
-    component = runtime.load_bytes(instances_component(count), name="instances.wasm")
+def _run_many(runtime: Runtime, kind: str, limits: Limits) -> RunawayOutcome:
+    """A component with one instance more than the store allows (``instances``), or one
+    linear memory more than the run's memory budget allows (``memory-budget``: each
+    instance holds a one-page memory, as a guest hoarding memory across instances would
+    hold a large one)."""
+    if kind == "instances":
+        count = (limits.instances or Limits().instances or 0) + 1
+        data = instances_component(count)
+    else:
+        count = (limits.memories_allowed() or Limits().memories_allowed() or 0) + 1
+        data = instances_component(count, pages=1)
+    component = runtime.load_bytes(data, name=f"{kind}.wasm")
     store = runtime.new_store(limits)
     started = time.perf_counter()
     error: GuestTrap | None = None
     try:
-        runtime.instantiate(wc.Linker(runtime.engine), store, component, "instances runaway")
+        runtime.instantiate(wc.Linker(runtime.engine), store, component, f"{kind} runaway")
     except GuestTrap as exc:
         error = exc
-    return RunawayOutcome("instances", limits, error, time.perf_counter() - started)
+    return RunawayOutcome(kind, limits, error, time.perf_counter() - started)
 
 
 def _refuses(guest: GuestCall) -> bool:

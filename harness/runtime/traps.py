@@ -54,6 +54,20 @@ class GuestTrap(CheckFailed):
         self.cause = cause
 
 
+class HostCallFailed(GuestTrap):
+    """A host function the guest called (a seam) raised; the call and the instance are
+    gone. ``import_name`` is ``interface#function``; ``error`` what the host raised."""
+
+    def __init__(self, label: str, import_name: str, error: BaseException) -> None:
+        super().__init__(
+            f"{label} trapped (host-call-failed): the host function {import_name} "
+            f"failed: {type(error).__name__}: {error}",
+            cause="host-call-failed",
+        )
+        self.import_name = import_name
+        self.error = error
+
+
 class ResourceLimitExceeded(GuestTrap):
     """A per-instance limit stopped the guest.
 
@@ -101,6 +115,14 @@ class DeadlineExceeded(ResourceLimitExceeded):
     LIMIT = "deadline"
 
 
+class MemoryBudgetExceeded(ResourceLimitExceeded):
+    """The run's linear memories together would have passed the run's memory budget
+    (wasmtime refuses one memory more than the store's share allows)."""
+
+    CAUSE = "memory-budget-exceeded"
+    LIMIT = "memory-budget"
+
+
 class InstanceLimitExceeded(ResourceLimitExceeded):
     """Instantiation would have created more instances than the store allows."""
 
@@ -137,6 +159,7 @@ _REPORTED: tuple[tuple[type[ResourceLimitExceeded], tuple[str, ...]], ...] = (
     (MemoryLimitExceeded, ("exceeds memory limits", "forcing trap when growing memory")),
     (TableLimitExceeded, ("exceeds table limits", "forcing trap when growing table")),
     (InstanceLimitExceeded, ("instance count too high",)),
+    (MemoryBudgetExceeded, ("memory count too high",)),
 )
 
 
@@ -200,6 +223,7 @@ def _bound(kind: type[ResourceLimitExceeded], limits: Limits | None) -> int | No
         MemoryLimitExceeded: limits.memory_bytes,
         TableLimitExceeded: limits.table_elements,
         InstanceLimitExceeded: limits.instances,
+        MemoryBudgetExceeded: limits.memory_budget_bytes,
     }.get(kind)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.project import user_config_dir
 
 TRUST_MODE_ENV = "MATTER_HARNESS_TRUST_MODE"
 """Environment variable naming the trust mode."""
@@ -68,11 +69,7 @@ DEFAULT_MODE = TrustMode.STRICT
 
 def default_trust_store_path(env: Mapping[str, str] | None = None) -> Path:
     """The per-user store directory: ``$XDG_CONFIG_HOME/matter-harness/trust``."""
-    env = os.environ if env is None else env
-    config = env.get("XDG_CONFIG_HOME", "")
-    # The XDG spec says a relative value is invalid and must be ignored.
-    base = Path(config) if config and os.path.isabs(config) else Path.home() / ".config"
-    return base / "matter-harness" / "trust"
+    return user_config_dir(env) / "trust"
 
 
 def resolve_trust_store_path(

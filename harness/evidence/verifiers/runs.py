@@ -8,7 +8,7 @@ from typing import Any
 
 from matter_core.message import SecureChannelOpcode, UnsecuredMessage
 
-from harness.drive import RunConfig, RunReport, describe_failure, run_component
+from harness.drive import RunReport, describe_failure, run_component
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.runtime import describe_component
@@ -129,7 +129,7 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
         mode: ctx.report(mode).transcript_hash.hex() for mode in ("native", "component", "composed")
     }
     again = run_component(
-        RunConfig(seed=ctx.seed), ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
+        ctx.run_config(), ctx.runtime, ctx.component("core"), supply_chain=ctx.supply_chain
     )
     hashes["component (second run)"] = again.transcript_hash.hex()
     component = ctx.report("component")
@@ -178,9 +178,9 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
 def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C5: wrong passcode, corrupted and truncated datagrams fail cleanly on both sides."""
     cases = {
-        "wrong-passcode": RunConfig(seed=ctx.seed, wrong_passcode=True),
-        "corrupted-datagram": RunConfig(seed=ctx.seed, fault="corrupt"),
-        "truncated-message": RunConfig(seed=ctx.seed, fault="truncate"),
+        "wrong-passcode": ctx.run_config(wrong_passcode=True),
+        "corrupted-datagram": ctx.run_config(fault="corrupt"),
+        "truncated-message": ctx.run_config(fault="truncate"),
     }
     expected_kinds = {"wrong-passcode": ("confirmation-failed", "peer-status")}
     results: dict[str, Any] = {}

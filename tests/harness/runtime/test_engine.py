@@ -3,6 +3,7 @@ trap classification, and GuestCall's handling of traps (on tiny hand-written com
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 import wasmtime
 import wasmtime.component as wc
 
+from harness.cli.exits import exit_code_for
 from harness.errors import HarnessError
+from harness.runtime.cache import cache_key_path
 from harness.runtime.engine import (
     WASMTIME_VERSION,
     GuestCall,
@@ -26,6 +29,7 @@ from harness.runtime.traps import (
     DeadlineExceeded,
     GuestError,
     GuestTrap,
+    HostCallFailed,
     InstanceLimitExceeded,
     InstantiationError,
     MemoryLimitExceeded,
@@ -81,7 +85,7 @@ def probe_bytes() -> bytes:
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    rt = Runtime(tmp_path / "cache")
+    rt = Runtime(tmp_path / "cache", cache_key_file=tmp_path / "config" / "cache.key")
     yield rt
     rt.close()
 
@@ -99,13 +103,14 @@ def _guest(runtime: Runtime, data: bytes, limits: Limits | None = None) -> Guest
 def test_second_load_is_a_cache_hit(runtime: Runtime, probe_bytes: bytes, tmp_path: Path) -> None:
     runtime.load_bytes(probe_bytes)
     assert runtime.cache_hits == 0
-    entries = list((tmp_path / "cache").iterdir())
-    assert len(entries) == 1
-    assert entries[0].name.endswith(f"-wasmtime{WASMTIME_VERSION}.cwasm")
+    entries = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(entries) == 2
+    assert entries[0].endswith(f"-wasmtime{WASMTIME_VERSION}-fuel-epochs.cwasm")
+    assert entries[1] == entries[0] + ".tag"
     runtime.load_bytes(probe_bytes)
     assert runtime.cache_hits == 1
     # The cache outlives the runtime: a new engine on the same directory hits it too.
-    other = Runtime(tmp_path / "cache")
+    other = Runtime(tmp_path / "cache", cache_key_file=tmp_path / "config" / "cache.key")
     other.load_bytes(probe_bytes)
     assert other.cache_hits == 1
 
@@ -128,13 +133,65 @@ def test_corrupt_cache_entry_is_recompiled(
     runtime: Runtime, probe_bytes: bytes, tmp_path: Path
 ) -> None:
     runtime.load_bytes(probe_bytes)
-    (entry,) = (tmp_path / "cache").iterdir()
+    (entry,) = (tmp_path / "cache").glob("*.cwasm")
     entry.write_bytes(b"not a compiled artifact")
     guest = _guest(runtime, probe_bytes)
-    assert runtime.cache_hits == 0
+    assert runtime.cache_hits == 0 and runtime.cache_rejected == 1
     assert guest.call("probe", "seven") == 7
     runtime.load_bytes(probe_bytes)  # the entry was rewritten and is good again
     assert runtime.cache_hits == 1
+
+
+WASI_PROBE_WAT = """
+(component
+  (import "wasi:filesystem/types@0.2.0" (instance))
+  (import "wasi:sockets/tcp@0.2.0" (instance)))
+"""
+
+
+@pytest.mark.parametrize("with_its_tag", [False, True])
+def test_finding_1_a_swapped_compiled_artifact_is_never_deserialized(
+    runtime: Runtime, probe_bytes: bytes, tmp_path: Path, with_its_tag: bool
+) -> None:
+    # An attacker who can write the cache swaps the probe's compiled artifact for the
+    # compiled form of a component importing WASI filesystem and sockets (and, in the
+    # second case, brings along that artifact's own genuine tag).
+    warnings: list[str] = []
+    rt = Runtime(
+        tmp_path / "cache", cache_key_file=tmp_path / "config" / "cache.key", warn=warnings.append
+    )
+    rt.load_bytes(probe_bytes)
+    evil = bytes(wasmtime.wat2wasm(WASI_PROBE_WAT))
+    rt.load_bytes(evil)
+    cache = rt.cache
+    assert cache is not None
+    probe_sha = hashlib.sha256(probe_bytes).hexdigest()
+    evil_sha = hashlib.sha256(evil).hexdigest()
+    target, source = cache.artifact_path(probe_sha), cache.artifact_path(evil_sha)
+    target.write_bytes(source.read_bytes())
+    if with_its_tag:
+        tag = source.with_name(source.name + ".tag")
+        target.with_name(target.name + ".tag").write_bytes(tag.read_bytes())
+    loaded = rt.load_bytes(probe_bytes)
+    assert list(loaded.type.imports(rt.engine)) == []  # the probe itself, recompiled
+    assert rt.cache_rejected == 1
+    assert any("discarded the cached compiled artifact" in w for w in warnings)
+
+
+def test_the_cache_key_is_private_and_outside_the_cache(tmp_path: Path) -> None:
+    key_file = tmp_path / "config" / "cache.key"
+    rt = Runtime(tmp_path / "cache", cache_key_file=key_file)
+    assert rt.cache is not None and rt.cache.enabled
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert not any(p.name == "cache.key" for p in (tmp_path / "cache").rglob("*"))
+    key_file.chmod(0o644)  # readable by others: the cache is not used at all
+    loose = Runtime(tmp_path / "cache", cache_key_file=key_file)
+    assert loose.cache is not None and not loose.cache.enabled
+
+
+def test_the_default_cache_key_lives_in_the_users_config_directory(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    assert cache_key_path(env) == tmp_path / "xdg" / "matter-harness" / "cache.key"
 
 
 @pytest.mark.slow
@@ -470,3 +527,24 @@ def test_record_and_field_spell_wit_names() -> None:
     assert getattr(value, "protocol-id") == 1
     assert field(value, "protocol_id") == 1
     assert field(value, "opcode") == 2
+
+
+class _BrokenClock:
+    def now_ms(self) -> int:
+        raise ValueError("the clock broke")
+
+
+def test_finding_7_a_failing_host_function_is_a_typed_trap_naming_the_import(
+    runtime: Runtime,
+) -> None:
+    # Before: the host's ValueError escaped GuestCall.call untyped, and the instance was
+    # left neither dead nor usable ("instance-poisoned" on the next call).
+    component = runtime.load_bytes(bytes(wasmtime.wat2wasm(CLOCK_WAT)))
+    guest = runtime.instantiate_with_seams(component, Limits(), "probe", clock=_BrokenClock())
+    with pytest.raises(HostCallFailed, match=r"matter:pase/clock@0\.1\.0#now-ms failed") as info:
+        guest.call("probe", "read")
+    assert info.value.cause == "host-call-failed" and isinstance(info.value.error, ValueError)
+    assert guest.dead is info.value
+    with pytest.raises(GuestTrap, match=r"trapped earlier \(host-call-failed\)"):
+        guest.call("probe", "read")
+    assert exit_code_for(info.value) == 1  # a failed run, not a usage error

@@ -28,6 +28,7 @@ from harness.runtime.traps import (
     DeadlineExceeded,
     GuestTrap,
     InstanceLimitExceeded,
+    MemoryBudgetExceeded,
     MemoryLimitExceeded,
     OutOfFuel,
     TableLimitExceeded,
@@ -220,3 +221,33 @@ def test_runaways_then_a_handshake_in_the_same_process(
     after = run_component(RunConfig(seed=7), shared_runtime, core_path)
     assert after.ok
     assert after.transcript_hash == before.transcript_hash
+
+
+def _hoarder(count: int) -> bytes:
+    """A component instantiating ``count`` core modules that each hold one memory page."""
+    body = "\n".join("  (core instance (instantiate $m))" for _ in range(count))
+    return bytes(wasmtime.wat2wasm(f"(component\n  (core module $m (memory 1))\n{body})"))
+
+
+def test_finding_5_total_guest_memory_is_bounded_across_instances(runtime: Runtime) -> None:
+    # Before: only each memory was limited, so 48 instances reached 1.58 GB of host RSS.
+    limits = Limits(memory_bytes=2 * 1024 * 1024, memory_budget_bytes=8 * 1024 * 1024)
+    assert limits.memories_allowed() == 4 and limits.memories_allowed(stores=2) == 2
+    within = runtime.load_bytes(_hoarder(4))
+    runtime.instantiate(wc.Linker(runtime.engine), runtime.new_store(limits), within, "four")
+    over = runtime.load_bytes(_hoarder(5))
+    with pytest.raises(MemoryBudgetExceeded, match=r"five \(instantiation\) trapped") as info:
+        runtime.instantiate(wc.Linker(runtime.engine), runtime.new_store(limits), over, "five")
+    assert info.value.bound == 8 * 1024 * 1024 and info.value.limit == "memory-budget"
+    # Two stores of one run share the budget: each may hold half of it.
+    half = runtime.new_store(limits, stores_in_run=2)
+    with pytest.raises(MemoryBudgetExceeded):
+        runtime.instantiate(wc.Linker(runtime.engine), half, within, "four of eight")
+
+
+def test_a_budget_below_one_memory_limit_lowers_each_memory() -> None:
+    limits = Limits(memory_bytes=32 * 1024 * 1024, memory_budget_bytes=1024 * 1024)
+    assert limits.memory_size() == 1024 * 1024 and limits.memory_size(stores=2) == 512 * 1024
+    assert Limits(memory_budget_bytes=None).memory_size() == Limits().memory_bytes
+    assert Limits(memory_bytes=None, memory_budget_bytes=None).memory_size() is None
+    assert Limits(memory_budget_bytes=None).memories_allowed() is None
