@@ -20,7 +20,7 @@ from harness.build.graph import Graph, load_graph
 from harness.errors import ComponentFileError, ComposedRunError
 from harness.project import atomic_write
 from harness.runtime import Runtime
-from harness.supply import ComponentRejected, SupplyChain, VerifiedComponent
+from harness.supply import SupplyChain, VerifiedComponent
 
 #: Part of every cache key; "2": compositions are signed and record their content digest.
 COMPOSER_FORMAT = "2"
@@ -104,14 +104,11 @@ def compose_cached(
     output = out_dir / f"{graph_path.stem}-{key[:16]}.wasm"
     manifest_file = output.with_suffix(".manifest.json")
     record_file = output.with_name(output.name + ".inputs.json")
-    if output.is_file() and manifest_file.is_file() and record_file.is_file():
-        try:
-            verified = chain.load_verified(output)
-        except ComponentRejected:
-            # Signed by a build key since replaced, or (in a gate run) not yet by the run
-            # key: sign it if it is exactly what was composed, else refuse it.
-            chain.seal(output, _recorded_digest(record_file), progress)
-            verified = chain.load_verified(output)
+    cached = output.is_file() and manifest_file.is_file() and record_file.is_file()
+    # A cached composition nothing we trust signs is composed again, never signed on the
+    # word of the record beside it; one changed after it was made is refused.
+    if cached and chain.seal(output, _recorded_digest(record_file), progress) != "rebuild":
+        verified = chain.load_verified(output)
         chain.check_composition(verified.content, nodes, name=output)
         manifest = json.loads(manifest_file.read_text())
         return ComposedArtifact(output, key, True, 0.0, manifest, verified)

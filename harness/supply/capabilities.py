@@ -178,6 +178,12 @@ def audit(
             items.append(ImportAudit(entry.name, entry.sort, risk, False, "imported twice"))
             continue
         seen.add(entry.name)
+        if entry.name in SEAMS and entry.sort != "instance":
+            # A seam imported as a function (say) would pass the allow-list by name and
+            # then fail at link time: refuse it here, before anything is compiled.
+            reason = f"the seam {entry.name} must be imported as an instance, not a {entry.sort}"
+            items.append(ImportAudit(entry.name, entry.sort, risk, False, reason))
+            continue
         if grant is None:
             reason = f"not granted to role '{role}'; {risk.summary}, {risk.level} risk"
             items.append(ImportAudit(entry.name, entry.sort, risk, False, reason))

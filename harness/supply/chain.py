@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.errors import CheckFailed, HarnessError
 from harness.project import atomic_write
@@ -78,6 +78,8 @@ from harness.supply.trust import TrustedKey, TrustStore, check_component
 from harness.wasm_binary import read_manifest
 
 Say = Callable[[str], None]
+Sealed = Literal["ok", "rebuild", "changed"]
+"""What :meth:`SupplyChain.seal` found a cached product fit for."""
 
 
 class ComponentRejected(CheckFailed):
@@ -232,18 +234,29 @@ class SupplyChain:
                 self._build_key = self._signing_key.public_key
         return self._signing_key
 
+    @property
+    def trusts_build_key(self) -> bool:
+        """Whether strict mode trusts the build directory's own build key.
+
+        Only for a local command with no trust configured: no signing key, and no key in
+        the trust store. Whoever can write the build directory can plant its key, so once
+        trust is configured it comes from there alone (and never, in a gate run, from the
+        build directory).
+        """
+        return (
+            self._build_key is not None
+            and not self.gate_run
+            and self.settings.signing_key is None
+            and not self.store.entries()
+        )
+
     def trusted_keys(self) -> list[TrustedKey]:
         """The keys a strict check accepts."""
         if self.run_key is not None:
             return [TrustedKey(GATE_KEY_NAME, self.run_key.public_key, "this gate run")]
         trusted = self.store.entries()
-        build_key = self._build_key
-        if (
-            build_key is not None
-            and not self.gate_run
-            and all(t.key.raw != build_key.raw for t in trusted)
-        ):
-            trusted.append(TrustedKey(BUILD_KEY_NAME, build_key, "this build"))
+        if self.trusts_build_key and self._build_key is not None:
+            trusted.append(TrustedKey(BUILD_KEY_NAME, self._build_key, "this build"))
         return trusted
 
     def _known_keys(self) -> list[PublicKey]:
@@ -264,7 +277,7 @@ class SupplyChain:
             )
         entries = self.store.entries()
         text = f"the trust store {self.store.path} ({len(entries)} key(s))"
-        if self._build_key is not None and not self.gate_run:
+        if self.trusts_build_key and self._build_key is not None:
             text += f" and the local build key {self._build_key.fingerprint} of {self.build_dir}/"
         return text
 
@@ -286,11 +299,16 @@ class SupplyChain:
             return [*lines, f"trusting only {self.trust_source()}"]
         count = len(self.store.entries())
         lines.append(f"trusting the trust store {self.store.path} ({count} key(s))")
-        if self._build_key is not None and not self.gate_run:
+        if self.trusts_build_key and self._build_key is not None:
             lines.append(
                 f"trusting the local build key {self._build_key.fingerprint} of "
                 f"{self.build_dir}/ (it shows a component is unchanged since it was built "
                 "and signed there, not who can write that directory)"
+            )
+        elif self._build_key is not None:
+            lines.append(
+                f"not trusting the build key of {self.build_dir}/: trust is configured "
+                "(a signing key or a trust store), so it comes from there alone"
             )
         return lines
 
@@ -310,23 +328,34 @@ class SupplyChain:
         self._endorse(path, signed)
         return signed
 
-    def seal(self, path: Path, produced_sha256: str | None, say: Say | None = None) -> None:
-        """Make sure the cached product at ``path`` carries the build signer's signature.
+    def seal(self, path: Path, produced_sha256: str | None, say: Say | None = None) -> Sealed:
+        """Whether the cached product at ``path`` may be used as it is.
 
-        A missing or stale signature is added only when the content's SHA-256 equals
-        ``produced_sha256`` (what the harness produced); otherwise the file changed after
-        it was made: it is left alone (and will be refused when loaded) or, in a gate run,
-        refused at once.
+        ``"ok"``: the build signer signs it completely, or a trusted key's signature
+        (trust store) holds on it and the build signer's is added; in a gate run the run
+        key endorses it. ``"rebuild"``: nothing we trust signs it, but its content is what
+        was produced (``produced_sha256``, from the record beside it): the signer changed
+        (a new build key, a signing key configured since), so it is produced afresh.
+        The record only tells a signer change from a tampered file; it never vouches for
+        the bytes, which are never signed on its word. ``"changed"``: the file changed
+        after it was made; it is left as it is, to be refused when loaded (in a gate run,
+        refused at once).
         """
         say = say or (lambda _m: None)
         signer = self.build_signer()
         data = read_component(path)
         if not _signs_completely(data, signer.public_key):
-            try:
-                content_digest = hashlib.sha256(signed_content(data)).hexdigest()
-            except SignatureError:
-                content_digest = None
-            if produced_sha256 is None or content_digest != produced_sha256:
+            if not any(_signs_completely(data, t.key) for t in self.store.entries()):
+                try:
+                    content_digest = hashlib.sha256(signed_content(data)).hexdigest()
+                except SignatureError:
+                    content_digest = None
+                if produced_sha256 is not None and content_digest == produced_sha256:
+                    say(
+                        f"{path.name}: not signed by {signer.public_key.fingerprint} or a "
+                        "trusted key: producing it afresh rather than signing it"
+                    )
+                    return "rebuild"
                 message = (
                     f"{path} changed after it was made: no valid signature by "
                     f"{signer.public_key.fingerprint} and its content is not what was produced"
@@ -334,11 +363,12 @@ class SupplyChain:
                 if self.run_key is not None:
                     raise ComponentRejected(message, path=str(path))
                 say(f"warning: {message}; not signing it (rebuild it to replace it)")
-                return
+                return "changed"
             data = _add_signature(data, signer)
             _write(path, data)
             say(f"{path.name}: signed with key {signer.public_key.fingerprint}")
         self._endorse(path, data)
+        return "ok"
 
     def _endorse(self, path: Path, data: bytes) -> None:
         if self.run_key is not None:

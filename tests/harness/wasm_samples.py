@@ -52,3 +52,14 @@ def built(build_dir: Path, name: str = "c.wasm", data: bytes = COMPONENT) -> tup
     path = build_dir / name
     path.write_bytes(data)
     return path, hashlib.sha256(data).hexdigest()
+
+
+def signed(
+    chain: SupplyChain, build_dir: Path, name: str = "c.wasm", data: bytes = COMPONENT
+) -> Path:
+    """A build output in ``build_dir`` as ``chain`` produces one: freshly signed by its
+    build signer (and endorsed by the run key in a gate run)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    path = build_dir / name
+    chain.seal_new(path, data)
+    return path

@@ -353,3 +353,16 @@ def test_infer_role(tmp_path: Path, default_policy: Policy) -> None:
     with pytest.raises(PolicyError, match="cannot tell which role") as info:
         infer_role(other, default_policy)
     assert info.value.hint is not None and "--role" in info.value.hint
+
+
+def test_finding_7_a_seam_imported_as_a_function_is_refused_before_compile(
+    default_policy: Policy,
+) -> None:
+    # Before: it passed `audit` (the name is granted) and then crashed `run` at link time.
+    data = bytes(wasmtime.wat2wasm(f'(component (import "{SEAMS[1]}" (func)))'))
+    report = audit(data, "core", default_policy, label="func-seam.wasm")
+    assert not report.allowed
+    (item,) = report.denied
+    assert item.sort == "func" and "must be imported as an instance, not a func" in item.reason
+    with pytest.raises(PolicyViolation, match="must be imported as an instance"):
+        enforce(data, "core", default_policy, label="func-seam.wasm")

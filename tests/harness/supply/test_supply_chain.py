@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,21 @@ import pytest
 import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wasm_samples import COMPONENT, OTHER, RELEASE, STRANGER, built, chain_in
+from wasm_samples import COMPONENT, OTHER, RELEASE, STRANGER, built, chain_in, signed
 
 from harness.build.compositions import compose_cached
 from harness.cli.exits import exit_code_for
 from harness.evidence.verifiers.signatures import flip_byte
 from harness.project import PROJECT_ROOT
 from harness.runtime.engine import Runtime
-from harness.supply.chain import ComponentRejected, SupplyChain, signed_content
+from harness.supply.chain import ComponentRejected, SupplyChain, _signs_completely, signed_content
 from harness.supply.keys import (
     SecretKey,
     build_key_path,
     load_or_create_build_key,
+    load_secret_key,
     read_build_public_key,
+    save_public_key,
     save_secret_key,
 )
 from harness.supply.settings import (
@@ -112,15 +113,14 @@ def test_build_key_is_made_once_with_private_permissions(tmp_path: Path) -> None
 
 def test_strict_loads_a_build_signed_component_and_records_it(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    path, produced = built(build)
     chain = chain_in(build)
-    chain.seal(path, produced)
+    path = signed(chain, build)
     verified = chain.load_verified(path)
     data = path.read_bytes()
     assert verified.data == data and verified.content == COMPONENT
     record = verified.verification
     assert record.sha256 == hashlib.sha256(data).hexdigest()
-    assert record.content_sha256 == produced
+    assert record.content_sha256 == hashlib.sha256(COMPONENT).hexdigest()
     assert record.signer == BUILD_KEY_NAME
     assert record.key_id == chain.build_signer().public_key.fingerprint
     assert (record.mode, record.verified, record.trusted, record.signature) == (
@@ -211,9 +211,8 @@ def test_unsigned_mode_loads_anything_and_warns_every_time(tmp_path: Path) -> No
 
 def test_load_component_compiles_the_verified_bytes(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    path, produced = built(build)
     chain = chain_in(build)
-    chain.seal(path, produced)
+    path = signed(chain, build)
     runtime = Runtime(None)
     try:
         timings: dict[str, float] = {}
@@ -234,9 +233,8 @@ def test_load_component_checks_the_policy_before_compiling(tmp_path: Path) -> No
         wasmtime.wat2wasm('(component (import "wasi:filesystem/types@0.2.0" (instance)))')
     )
     build = tmp_path / "build"
-    path, produced = built(build, data=importer)
     chain = chain_in(build)
-    chain.seal(path, produced)
+    path = signed(chain, build, data=importer)
     runtime = Runtime(None)
     try:
         with pytest.raises(PolicyViolation, match=r"wasi:filesystem/types@0\.2\.0"):
@@ -261,50 +259,49 @@ def test_any_flipped_byte_of_a_signed_component_is_refused(data: st.DataObject) 
 # --- sealing build outputs --------------------------------------------------------------
 
 
-def test_seal_signs_once_and_leaves_a_signed_file_alone(tmp_path: Path) -> None:
+def test_seal_new_signs_and_seal_leaves_a_signed_file_alone(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    path, produced = built(build)
-    path.chmod(0o640)
     chain = chain_in(build)
-    said: list[str] = []
-    chain.seal(path, produced, said.append)
+    path = signed(chain, build)
     first = path.read_bytes()
     assert layout(first).signature_section is not None
     assert signed_content(first) == COMPONENT
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert said == [f"c.wasm: signed with key {chain.build_signer().public_key.fingerprint}"]
-    chain.seal(path, produced, said.append)
-    assert path.read_bytes() == first and len(said) == 1
+    said: list[str] = []
+    assert chain.seal(path, None, said.append) == "ok"
+    assert path.read_bytes() == first and said == []
 
 
-def test_seal_does_not_sign_a_changed_file(tmp_path: Path) -> None:
+def test_seal_never_signs_a_changed_or_unsigned_file(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    path, produced = built(build)
     chain = chain_in(build)
-    chain.seal(path, produced)
+    path = signed(chain, build)
+    produced = hashlib.sha256(COMPONENT).hexdigest()
     tampered = flip_byte(path.read_bytes(), -1)
     path.write_bytes(tampered)
     said: list[str] = []
-    chain.seal(path, produced, said.append)
+    assert chain.seal(path, produced, said.append) == "changed"
     assert path.read_bytes() == tampered
     assert "changed after it was made" in said[0] and "not signing it" in said[0]
     with pytest.raises(ComponentRejected, match="modified after signing"):
         chain.load_verified(path)
-    path.write_bytes(COMPONENT)  # unsigned, and not what was produced
-    chain.seal(path, hashlib.sha256(OTHER).hexdigest(), said.append)
+    # Unsigned, but what was produced: a signer change. Produced afresh, not signed.
+    path.write_bytes(COMPONENT)
+    assert chain.seal(path, produced, said.append) == "rebuild"
+    assert path.read_bytes() == COMPONENT and "rather than signing it" in said[-1]
+    assert chain.seal(path, hashlib.sha256(OTHER).hexdigest(), said.append) == "changed"
     assert path.read_bytes() == COMPONENT
 
 
-def test_seal_re_signs_for_a_new_build_key_keeping_other_signatures(tmp_path: Path) -> None:
+def test_seal_re_signs_what_a_trusted_key_vouches_for_keeping_other_signatures(
+    tmp_path: Path,
+) -> None:
     build = tmp_path / "build"
-    path, produced = built(build, data=sign(COMPONENT, RELEASE))
-    produced = hashlib.sha256(COMPONENT).hexdigest()
-    chain_in(build).seal(path, produced)
-    shutil.rmtree(build / "keys")  # a new build key
-    fresh = chain_in(build)
-    fresh.seal(path, produced)
-    assert fresh.load_verified(path).verification.signer == BUILD_KEY_NAME
+    path, _ = built(build, data=sign(COMPONENT, RELEASE))
+    assert chain_in(build).seal(path, None) == "changed"  # RELEASE untrusted: not re-signed
     TrustStore(tmp_path / "trust").add("release", RELEASE.public_key)
+    chain = chain_in(build)
+    assert chain.seal(path, None) == "ok"
+    assert _signs_completely(path.read_bytes(), chain.build_signer().public_key)
     other = SupplyChain(TrustSettings.from_options("strict", tmp_path / "trust"), None)
     assert other.load_verified(path).verification.signer == "release"
 
@@ -313,9 +310,8 @@ def test_a_configured_signing_key_signs_instead_of_the_build_key(tmp_path: Path)
     build = tmp_path / "build"
     key_file = tmp_path / "release.key"
     save_secret_key(key_file, RELEASE)
-    path, produced = built(build)
     chain = chain_in(build, signing_key=key_file)
-    chain.seal(path, produced)
+    path = signed(chain, build)
     assert not build_key_path(build).exists()
     with pytest.raises(ComponentRejected, match="untrusted key"):
         chain.load_verified(path)
@@ -323,20 +319,72 @@ def test_a_configured_signing_key_signs_instead_of_the_build_key(tmp_path: Path)
     assert chain.load_verified(path).verification.signer == "release"
 
 
+def test_finding_2_a_swapped_output_is_never_signed_with_the_signing_key(
+    tmp_path: Path,
+) -> None:
+    # Earlier builds signed build/c.wasm with the build key. An attacker who can write
+    # build/ swaps its content, signs it with build/keys/build.key (they can read it)
+    # and writes its SHA-256 into the record beside it. A build with a signing key must
+    # not sign that: the output is rebuilt, and the swapped file verifies against a
+    # store holding only the signing key nowhere.
+    build = tmp_path / "build"
+    path = signed(chain_in(build), build)
+    planted = sign(OTHER, load_secret_key(build_key_path(build)))
+    path.write_bytes(planted)
+    (build / "c.wasm.inputs.json").write_text(
+        json.dumps({"content_sha256": hashlib.sha256(OTHER).hexdigest()})
+    )
+    key_file = tmp_path / "release.key"
+    save_secret_key(key_file, RELEASE)
+    TrustStore(tmp_path / "trust").add("release", RELEASE.public_key)
+    said: list[str] = []
+    chain = chain_in(build, signing_key=key_file)
+    assert chain.seal(path, hashlib.sha256(OTHER).hexdigest(), said.append) == "rebuild"
+    assert path.read_bytes() == planted and "producing it afresh" in said[0]
+    with pytest.raises(ComponentRejected):
+        chain.load_verified(path)
+
+
+def test_finding_3_a_planted_build_key_is_not_trusted_once_trust_is_configured(
+    tmp_path: Path,
+) -> None:
+    # An attacker plants build/keys/build.pub (and signs a modified core with its key).
+    build = tmp_path / "build"
+    attacker = SecretKey.from_seed(b"\x66" * 32)
+    build_key_path(build).parent.mkdir(parents=True)
+    save_public_key(build_key_path(build).with_suffix(".pub"), attacker.public_key)
+    path, _ = built(build, data=sign(OTHER, attacker))
+    key_file = tmp_path / "release.key"
+    save_secret_key(key_file, RELEASE)
+    # Trust configured two ways: a signing key (the store still empty); a key in the store.
+    configured = [chain_in(build, signing_key=key_file)]
+    TrustStore(tmp_path / "trust").add("release", RELEASE.public_key)
+    configured.append(chain_in(build))
+    for chain in configured:
+        assert not chain.trusts_build_key
+        assert BUILD_KEY_NAME not in [t.name for t in chain.trusted_keys()]
+        with pytest.raises(ComponentRejected, match="untrusted key"):
+            chain.load_verified(path)
+        assert any("not trusting the build key" in line for line in chain.describe())
+    # With nothing configured, a local command trusts it (and says what that means).
+    bare = SupplyChain(TrustSettings(TrustMode.STRICT, tmp_path / "none"), build)
+    assert bare.trusts_build_key
+    assert bare.load_verified(path).verification.signer == BUILD_KEY_NAME
+
+
 # --- the gate's run key -----------------------------------------------------------------
 
 
 def test_gate_trusts_only_its_run_key(tmp_path: Path) -> None:
     build = tmp_path / "build"
-    path, produced = built(build)
-    chain_in(build).seal(path, produced)  # signed by the build key earlier
+    path = signed(chain_in(build), build)  # signed by the build key earlier
     gate = SupplyChain.for_gate(TrustSettings.from_options(), build)
     assert gate.run_key is not None
     assert [t.name for t in gate.trusted_keys()] == [GATE_KEY_NAME]
     with pytest.raises(ComponentRejected, match="untrusted key") as info:
         gate.load_verified(path)
     assert isinstance(info.value.cause, UntrustedKey)
-    gate.seal(path, produced)
+    assert gate.seal(path, None) == "ok"  # the build signature holds: the run key endorses it
     record = gate.load_verified(path).verification
     assert (record.signer, record.signature) == (GATE_KEY_NAME, "detached")
     assert record.key_id == gate.run_key.public_key.fingerprint
@@ -346,7 +394,7 @@ def test_gate_trusts_only_its_run_key(tmp_path: Path) -> None:
         gate.load_verified(path)
     # A later build in this gate run finds the change and refuses it at once.
     with pytest.raises(ComponentRejected, match="changed after it was made"):
-        gate.seal(path, produced)
+        gate.seal(path, hashlib.sha256(COMPONENT).hexdigest())
 
 
 def test_gate_run_keys_differ_between_runs(tmp_path: Path) -> None:
@@ -362,10 +410,10 @@ def test_gate_with_a_signing_key_uses_it_and_the_store(tmp_path: Path) -> None:
     TrustStore(tmp_path / "trust").add("release", RELEASE.public_key)
     settings_ = TrustSettings.from_options(None, tmp_path / "trust", key_file)
     build = tmp_path / "build"
-    path, produced = built(build)
     gate = SupplyChain.for_gate(settings_, build)
     assert gate.run_key is None
-    gate.seal(path, produced)
+    path = signed(gate, build)
+    assert gate.seal(path, None) == "ok"
     assert gate.load_verified(path).verification.signer == "release"
     assert "trust store" in gate.trust_source()
 
@@ -428,8 +476,7 @@ def small_graph(tmp_path: Path) -> Path:
     chain = chain_in(build)
     for name in ("provider", "consumer"):
         data = bytes(wasmtime.wat2wasm((COMPOSE_FIXTURES / f"{name}.wat").read_text()))
-        path, produced = built(build, f"{name}.wasm", data)
-        chain.seal(path, produced)
+        signed(chain, build, f"{name}.wasm", data)
     graph = build / "graph.toml"
     graph.write_text(GRAPH)
     return graph
@@ -472,7 +519,7 @@ def test_compose_cached_in_gate_runs_uses_each_runs_key(small_graph: Path, tmp_p
             gate = SupplyChain.for_gate(TrustSettings.from_options(), build)
             assert gate.run_key is not None
             for name in ("provider", "consumer"):
-                gate.seal(build / f"{name}.wasm", None)  # the build signature holds
+                assert gate.seal(build / f"{name}.wasm", None) == "ok"  # build signature holds
             artifact = compose_cached(small_graph, runtime, build, supply_chain=gate)
             assert artifact.cached is cached and artifact.verified is not None
             record = artifact.verified.verification
