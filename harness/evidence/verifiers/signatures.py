@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.build import load_graph
 from harness.evidence.context import GateContext
+from harness.evidence.verifiers.attacks import run_attack_drills
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.supply import ComponentRejected, SupplyChain, TrustMode, VerifiedComponent, layout
 
@@ -37,8 +38,9 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
 
     The core, the loopback and the composed graph must verify in strict mode (with the
     gate's run key unless a signing key is configured), the composed graph must nest
-    exactly the verified files, and copies of the core with one byte flipped (at several
-    places), with its signature damaged, or with no signature must all be refused.
+    exactly the verified files, copies of the core with one byte flipped (at several
+    places), with its signature damaged, or with no signature must all be refused, and
+    so must every attack drill of :mod:`harness.evidence.verifiers.attacks`.
     """
     chain = ctx.supply_chain
     try:
@@ -94,6 +96,9 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
             problems.append(f"composition: {exc}")
     if "core" in verified:
         problems += _refusals(chain, verified["core"], paths["core"], figures["refused"])
+    drills = run_attack_drills()
+    figures["attacks"] = [drill.as_dict() for drill in drills]
+    problems += [f"attack not refused: {d.case}: {d.detail}" for d in drills if not d.refused]
     figures["loads"] = [v.to_dict() for v in chain.verifications]
     figures["components_verified"] = len(figures["components"])
     if problems:
@@ -101,7 +106,8 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     return Evidence(
         Verdict.PASS,
         f"{len(verified)} components verified (strict, trusting {chain.trust_source()}); "
-        f"{len(figures['refused'])} tampered or unsigned copies of the core refused",
+        f"{len(figures['refused'])} tampered or unsigned copies of the core refused; "
+        f"{len(drills)} attacks by a writer of build/ refused",
         figures,
         inputs,
     )
