@@ -25,8 +25,8 @@ test-quick:
 
 # ruff: lint and formatting
 lint:
-    ruff check components harness tests benchmarks
-    ruff format --check components harness tests benchmarks
+    ruff check conftest.py components harness tests benchmarks
+    ruff format --check conftest.py components harness tests benchmarks
 
 # mypy --strict over the core and the harness
 typecheck:
