@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from harness import __version__
 from harness.build import componentize_py_version
 from harness.drive import DEFAULT_SEED
-from harness.errors import ExitCode, HarnessError
+from harness.errors import ExitCode, HarnessError, LedgerRecordError
 from harness.evidence.context import GateContext
 from harness.evidence.ledger import EvidenceLedger
 from harness.evidence.ledger_schema import new_run_id, utc_now_iso
@@ -177,25 +178,16 @@ class _Recorder:
         started_at = utc_now_iso()
         started = time.perf_counter()
         evidence = _evidence(ctx, claim, fn)
-        record = ledger.append(
-            {
-                "run_id": self.run_id,
-                "claim": claim.id,
-                "verifier": claim.verifier or "",
-                "verdict": evidence.verdict.value,
-                "reason": evidence.reason,
-                "message": evidence.message,
-                "started_at": started_at,
-                "duration_s": round(time.perf_counter() - started, 6),
-                "command": f"harness.gate:{claim.verifier}",
-                "inputs": evidence.inputs,
-                "tools": self.tools,
-                "git_commit": self.commit,
-                "seed": evidence.seed,
-                "transcript_hash": evidence.transcript_hash,
-                "figures": evidence.figures,
-            }
-        )
+        fields = self._fields(claim, evidence, started_at, started)
+        try:
+            record = ledger.append(fields)
+        except LedgerRecordError as exc:
+            # The verifier's evidence is not a valid record: record that, as an error
+            # with nothing of what it returned, and go on with the other claims.
+            evidence = Evidence(
+                Verdict.ERROR, f"the verifier returned evidence the ledger refuses: {exc}"
+            )
+            record = ledger.append(self._fields(claim, evidence, started_at, started))
         return ClaimOutcome(
             claim.id,
             claim.verifier,
@@ -204,6 +196,27 @@ class _Recorder:
             evidence.message,
             record.hash,
         )
+
+    def _fields(
+        self, claim: Claim, evidence: Evidence, started_at: str, started: float
+    ) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "claim": claim.id,
+            "verifier": claim.verifier or "",
+            "verdict": evidence.verdict.value,
+            "reason": evidence.reason,
+            "message": evidence.message,
+            "started_at": started_at,
+            "duration_s": round(time.perf_counter() - started, 6),
+            "command": f"harness.gate:{claim.verifier}",
+            "inputs": evidence.inputs,
+            "tools": self.tools,
+            "git_commit": self.commit,
+            "seed": evidence.seed,
+            "transcript_hash": evidence.transcript_hash,
+            "figures": evidence.figures,
+        }
 
 
 def _evidence(ctx: GateContext, claim: Claim, fn: Verifier | None) -> Evidence:

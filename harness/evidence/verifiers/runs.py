@@ -122,9 +122,19 @@ def verify_composed_handshake(ctx: GateContext, params: Mapping[str, Any]) -> Ev
     return evidence
 
 
+#: Known-good transcript hashes of the default handshake (passcode 20202021, salt
+#: "SPAKE2P Key Salt", 1000 iterations) by seed, as published in the README. Comparing
+#: runs only with each other would let a core that changed the transcript the same way
+#: everywhere pass; these pin it.
+KNOWN_GOOD_TRANSCRIPTS: dict[int, str] = {
+    7: "bc1efd10e4bdf5f776b6db9043e6a201e6347bd3e98d587114e75117863bfefb",
+}
+
+
 @verifier("seeded-determinism")
 def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
-    """C4: clock and entropy cross the seam; the seeded transcript is the same everywhere."""
+    """C4: clock and entropy cross the seam; the seeded transcript is the same everywhere,
+    and, for a seed with a known-good value, equal to it."""
     hashes = {
         mode: ctx.report(mode).transcript_hash.hex() for mode in ("native", "component", "composed")
     }
@@ -144,9 +154,11 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
             for k, c in graph.items()
         }
     )
+    known_good = KNOWN_GOOD_TRANSCRIPTS.get(ctx.seed)
     figures: dict[str, Any] = {
         "headline": f"{len(set(hashes.values()))} distinct hash(es) over {len(hashes)} runs",
         "transcript_hashes": hashes,
+        "known_good": known_good,
         "seam_crossings": crossings,
     }
     inputs = ctx.inputs("core", "loopback", "composed")
@@ -154,6 +166,15 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     if "" in values or len(values) != 1:
         return Evidence(
             Verdict.FAIL, f"transcript hashes differ: {hashes}", figures, inputs, ctx.seed
+        )
+    if known_good is not None and values != {known_good}:
+        return Evidence(
+            Verdict.FAIL,
+            f"every run agrees on {values.pop()}, but the known-good transcript for seed "
+            f"{ctx.seed} is {known_good}: the handshake's bytes changed",
+            figures,
+            inputs,
+            ctx.seed,
         )
     quiet = [r for r, c in crossings.items() if c["clock_reads"] == 0 or c["entropy_calls"] == 0]
     if quiet:
@@ -166,7 +187,8 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
         )
     return Evidence(
         Verdict.PASS,
-        "native, component (twice) and composed runs give the same transcript hash",
+        "native, component (twice) and composed runs give the same transcript hash"
+        + (", the known-good one" if known_good is not None else " (no known-good value)"),
         figures,
         inputs,
         ctx.seed,

@@ -164,3 +164,27 @@ def test_each_run_extends_the_same_chain(tmp_path: Path) -> None:
     assert [r.seq for r in records] == [0, 1]
     assert records[1].prev == records[0].hash
     assert verify_ledger(second.ledger).ok
+
+
+def malformed(_ctx: GateContext, _params: Mapping[str, Any]) -> Evidence:
+    # What a broken core once made S3 return: a transcript hash that is not hex.
+    return Evidence("pass", "looks fine", transcript_hash="NOT-A-HASH")
+
+
+def test_a_verifier_returning_a_malformed_record_is_an_error_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    registry = {**REGISTRY, "malformed": malformed}
+    result = run_gate(
+        ledger_path=tmp_path / "ledger.jsonl",
+        build_dir=tmp_path / "build",
+        traceability_dir=trace_dir(tmp_path, claim("A1", "malformed"), claim("A2", "passing")),
+        measure_coverage=False,
+        registry=registry,
+    )
+    assert result.exit_code == 1
+    assert [(o.claim, o.verdict) for o in result.outcomes] == [("A1", "error"), ("A2", "pass")]
+    assert "evidence the ledger refuses" in result.outcomes[0].message
+    assert "transcript_hash" in result.outcomes[0].message
+    records = read_records(result.ledger)
+    assert records[0].verdict == "error" and verify_ledger(result.ledger).ok

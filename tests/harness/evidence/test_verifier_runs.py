@@ -1,0 +1,87 @@
+"""Claims C1-C5's verifiers, where they can be shown failing without building anything.
+
+C4 pins the seeded transcript to a known-good value, so a core that changed the
+handshake's bytes the same way everywhere no longer passes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.drive.config import RunConfig
+from harness.drive.placements import run_native
+from harness.evidence.verifiers import runs
+from harness.evidence.verifiers.base import Verdict
+from harness.seams.counters import SeamCounters
+
+PROJECT = Path(__file__).resolve().parents[3]
+
+
+def test_the_known_good_transcript_is_the_published_one_and_the_core_produces_it() -> None:
+    readme = (PROJECT / "README.md").read_text()
+    for seed, digest in runs.KNOWN_GOOD_TRANSCRIPTS.items():
+        assert f"transcript={digest}" in readme
+        assert run_native(RunConfig(seed=seed)).transcript_hash.hex() == digest
+
+
+@dataclass
+class _Report:
+    transcript_hash: bytes
+    seams: dict[str, SeamCounters] = field(
+        default_factory=lambda: {
+            "commissioner": SeamCounters(clock_reads=5, entropy_calls=8),
+            "commissionee": SeamCounters(clock_reads=5, entropy_calls=6),
+        }
+    )
+
+
+@dataclass
+class _Context:
+    """What C4 needs of a gate context, every run giving ``digest``."""
+
+    digest: bytes
+    seed: int = 7
+    runtime: Any = None
+    supply_chain: Any = None
+
+    def report(self, mode: str) -> _Report:
+        return _Report(self.digest)
+
+    def run_config(self) -> RunConfig:
+        return RunConfig(seed=self.seed)
+
+    def component(self, name: str) -> Path:
+        return Path(name)
+
+    def inputs(self, *names: str) -> dict[str, str]:
+        return {}
+
+
+def _c4(monkeypatch: pytest.MonkeyPatch, digest: bytes, seed: int = 7) -> Any:
+    monkeypatch.setattr(runs, "run_component", lambda *a, **kw: _Report(digest))
+    return runs.verify_determinism(_Context(digest, seed), {})  # type: ignore[arg-type]
+
+
+def test_c4_passes_on_the_known_good_transcript(monkeypatch: pytest.MonkeyPatch) -> None:
+    evidence = _c4(monkeypatch, bytes.fromhex(runs.KNOWN_GOOD_TRANSCRIPTS[7]))
+    assert evidence.verdict is Verdict.PASS and "the known-good one" in evidence.message
+
+
+def test_c4_fails_when_every_run_agrees_on_another_transcript(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A planted protocol bug (say, other direction bytes in the transcript framing)
+    # changes the transcript the same way natively, in the component and composed.
+    evidence = _c4(monkeypatch, bytes(32))
+    assert evidence.verdict is Verdict.FAIL
+    assert "known-good transcript for seed 7" in evidence.message
+
+
+def test_c4_without_a_known_good_value_checks_agreement_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evidence = _c4(monkeypatch, bytes(32), seed=8)
+    assert evidence.verdict is Verdict.PASS and "no known-good value" in evidence.message
