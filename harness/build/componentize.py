@@ -139,8 +139,24 @@ def build_component(
     build_dir.mkdir(parents=True, exist_ok=True)
     say(f"{spec.name}: building world '{spec.world}' with componentize-py ...")
     started = time.perf_counter()
-    # Write to a temporary file and rename, so an interrupted build never leaves a
-    # half-written component that a later run would take for current.
+    data = _componentize(spec, build_dir)
+    chain.seal_new(output, data)
+    record = {
+        "key": key,
+        "world": spec.world,
+        "componentize-py": componentize_py_version(),
+        "content_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    _key_file(output).write_text(json.dumps(record) + "\n")
+    seconds = time.perf_counter() - started
+    say(f"{spec.name}: built {output} ({output.stat().st_size / 1e6:.1f} MB, {seconds:.1f} s)")
+    return BuildResult(spec.name, output, False, seconds, key)
+
+
+def _componentize(spec: ComponentSpec, build_dir: Path) -> bytes:
+    """Run componentize-py for ``spec``; the component's bytes, or a BuildError."""
+    # Write to a temporary file, so an interrupted build never leaves a half-written
+    # component that a later run would take for current.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}-", suffix=".wasm", dir=build_dir)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -165,30 +181,16 @@ def build_component(
         completed = subprocess.run(
             command, capture_output=True, text=True, env=env, cwd=spec.python_paths[0]
         )
+        if completed.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise BuildError(
+                f"componentize-py failed to build '{spec.name}' (exit {completed.returncode}):\n"
+                + _condense(completed.stderr or completed.stdout)
+            )
+        return tmp.read_bytes()
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise BuildError(f"cannot run componentize-py: {exc}") from exc
-    if completed.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        raise BuildError(
-            f"componentize-py failed to build '{spec.name}' (exit {completed.returncode}):\n"
-            + _condense(completed.stderr or completed.stdout)
-        )
-    data = tmp.read_bytes()
-    try:
-        chain.seal_new(output, data)
     finally:
         tmp.unlink(missing_ok=True)
-    record = {
-        "key": key,
-        "world": spec.world,
-        "componentize-py": componentize_py_version(),
-        "content_sha256": hashlib.sha256(data).hexdigest(),
-    }
-    _key_file(output).write_text(json.dumps(record) + "\n")
-    seconds = time.perf_counter() - started
-    say(f"{spec.name}: built {output} ({output.stat().st_size / 1e6:.1f} MB, {seconds:.1f} s)")
-    return BuildResult(spec.name, output, False, seconds, key)
 
 
 def build_all(

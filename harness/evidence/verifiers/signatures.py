@@ -68,32 +68,9 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
             inputs,
         )
     problems: list[str] = []
-    verified: dict[str, VerifiedComponent] = {}
-    for name, path in paths.items():
-        try:
-            verified[name] = chain.load_verified(path)
-        except ComponentRejected as exc:
-            problems.append(f"{name}: {exc.message}")
-            continue
-        figures["components"][name] = {
-            "path": str(path),
-            "sha256": verified[name].sha256,
-            "content_sha256": verified[name].verification.content_sha256,
-            "key_id": verified[name].verification.key_id,
-            "signer": verified[name].verification.signer,
-            "signature": verified[name].verification.signature,
-        }
+    verified = _verify_each(chain, paths, figures, problems)
     if not problems:
-        graph = load_graph(ctx.graph)
-        by_path = {paths["core"].resolve(): verified["core"]}
-        by_path[paths["loopback"].resolve()] = verified["loopback"]
-        try:
-            nodes = {node.name: by_path[node.path.resolve()] for node in graph.nodes}
-            composed = verified["composed"]
-            chain.check_composition(composed.content, nodes, name=composed.path)
-            figures["composition_nodes"] = {n: v.sha256 for n, v in nodes.items()}
-        except (KeyError, ComponentRejected) as exc:
-            problems.append(f"composition: {exc}")
+        problems += _check_graph(ctx, chain, paths, verified, figures)
     if "core" in verified:
         problems += _refusals(chain, verified["core"], paths["core"], figures["refused"])
     drills = run_attack_drills()
@@ -111,6 +88,49 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
         figures,
         inputs,
     )
+
+
+def _verify_each(
+    chain: SupplyChain, paths: dict[str, Path], figures: dict[str, Any], problems: list[str]
+) -> dict[str, VerifiedComponent]:
+    """Load and verify every component the gate runs, recording each in ``figures``."""
+    verified: dict[str, VerifiedComponent] = {}
+    for name, path in paths.items():
+        try:
+            verified[name] = chain.load_verified(path)
+        except ComponentRejected as exc:
+            problems.append(f"{name}: {exc.message}")
+            continue
+        figures["components"][name] = {
+            "path": str(path),
+            "sha256": verified[name].sha256,
+            "content_sha256": verified[name].verification.content_sha256,
+            "key_id": verified[name].verification.key_id,
+            "signer": verified[name].verification.signer,
+            "signature": verified[name].verification.signature,
+        }
+    return verified
+
+
+def _check_graph(
+    ctx: GateContext,
+    chain: SupplyChain,
+    paths: dict[str, Path],
+    verified: dict[str, VerifiedComponent],
+    figures: dict[str, Any],
+) -> list[str]:
+    """The composed graph must nest exactly the verified node files."""
+    graph = load_graph(ctx.graph)
+    by_path = {paths["core"].resolve(): verified["core"]}
+    by_path[paths["loopback"].resolve()] = verified["loopback"]
+    try:
+        nodes = {node.name: by_path[node.path.resolve()] for node in graph.nodes}
+        composed = verified["composed"]
+        chain.check_composition(composed.content, nodes, name=composed.path)
+    except (KeyError, ComponentRejected) as exc:
+        return [f"composition: {exc}"]
+    figures["composition_nodes"] = {n: v.sha256 for n, v in nodes.items()}
+    return []
 
 
 def _refusals(
