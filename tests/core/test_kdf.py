@@ -143,6 +143,21 @@ def test_hmac_rejects_non_bytes_key() -> None:
         HmacSha256("key")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("key", [5, 0, 64, None, [1, 2]])
+def test_hmac_rejects_an_int_or_other_non_bytes_key(key: object) -> None:
+    # bytes(5) would quietly be five zero bytes: the key type is checked first.
+    with pytest.raises(TypeError, match="HMAC key must be bytes"):
+        HmacSha256(key)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="HMAC key must be bytes"):
+        hmac_sha256(key, b"message")  # type: ignore[arg-type]
+
+
+def test_hmac_accepts_bytes_like_keys() -> None:
+    expected = hmac.new(b"key", b"message", hashlib.sha256).digest()
+    for key in (b"key", bytearray(b"key"), memoryview(b"key")):
+        assert hmac_sha256(key, b"message") == expected  # type: ignore[arg-type]
+
+
 # --- Differential: HKDF ------------------------------------------------------------------------
 
 
@@ -165,6 +180,13 @@ def test_hkdf_maximum_length() -> None:
     assert hkdf_sha256(b"ikm", b"salt", b"info", 255 * 32) == _pyca_hkdf(
         b"ikm", b"salt", b"info", 255 * 32
     )
+
+
+def test_hkdf_length_zero_is_the_empty_string() -> None:
+    # RFC 5869 §2.3: L = 0 needs N = ceil(L/HashLen) = 0 blocks, so OKM is empty.
+    assert hkdf_expand(bytes(32), b"info", 0) == b""
+    assert hkdf_sha256(b"ikm", b"salt", b"info", 0) == b""
+    assert hkdf_expand(bytes(32), b"info", 1) == hkdf_expand(bytes(32), b"info", 32)[:1]
 
 
 @pytest.mark.parametrize("length", [-1, 255 * 32 + 1])

@@ -315,6 +315,26 @@ def test_extensions_are_skipped_and_kept_opaque() -> None:
     assert message.encode() == data
 
 
+# --- field widths, spelled out (§4.4.3: exchange id and protocol vendor id are u16) -------
+
+
+@pytest.mark.parametrize("field", ["exchange_id", "vendor_id", "protocol_id"])
+def test_protocol_header_u16_fields_take_65535_and_refuse_65536(field: str) -> None:
+    fields: dict[str, int] = {"opcode": 0x20, "exchange_id": 1}
+    header = ProtocolHeader(**{**fields, field: 0xFFFF})  # type: ignore[arg-type]
+    assert getattr(decode_protocol_payload(header.encode())[0], field) == 0xFFFF
+    with pytest.raises(ValueError, match="does not fit in 16 bits"):
+        ProtocolHeader(**{**fields, field: 0x10000})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["session_id", "destination_group_id"])
+def test_message_header_u16_fields_take_65535_and_refuse_65536(field: str) -> None:
+    fields: dict[str, int] = {"session_id": 1, "message_counter": 0}
+    assert getattr(MessageHeader(**{**fields, field: 0xFFFF}), field) == 0xFFFF  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="does not fit in 16 bits"):
+        MessageHeader(**{**fields, field: 0x10000})  # type: ignore[arg-type]
+
+
 # --- encoding invalid values is our bug: ValueError / TypeError ---------------------------
 
 

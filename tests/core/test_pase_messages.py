@@ -377,3 +377,66 @@ def test_every_bit_flip_of_apple_request_raises_only_decode_error() -> None:
         flipped = bytearray(APPLE_REQUEST)
         flipped[position // 8] ^= 1 << (position % 8)
         _only_decode_error(bytes(flipped))
+
+
+# --- field widths and defaults, spelled out ----------------------------------------------
+# Widths from the TLV layouts of Matter Core Specification 1.0, §4.13.1.2 Protocol Details,
+# and, for the session parameters, the session-parameter-struct of later versions' "Session
+# Parameters": a value one bit too wide is a construction error (ValueError) and, on the
+# wire, a DecodeError naming the field.
+
+SESSION_PARAMETER_WIDTHS = [
+    ("idle_interval_ms", 1, 32),
+    ("active_interval_ms", 2, 32),
+    ("active_threshold_ms", 3, 16),
+    ("data_model_revision", 4, 16),
+    ("interaction_model_revision", 5, 16),
+    ("specification_version", 6, 32),
+    ("max_paths_per_invoke", 7, 16),
+]
+
+
+@pytest.mark.parametrize(("attribute", "tag", "bits"), SESSION_PARAMETER_WIDTHS)
+def test_session_parameter_widths(attribute: str, tag: int, bits: int) -> None:
+    widest = (1 << bits) - 1
+    assert getattr(SessionParameters(**{attribute: widest}), attribute) == widest
+    with pytest.raises(ValueError, match=f"does not fit in {bits} bits"):
+        SessionParameters(**{attribute: 1 << bits})
+    decoded = PBKDFParamRequest.decode(
+        _payload(*_request_members(), structure(5, [uint(tag, widest)]))
+    )
+    assert decoded.session_parameters == SessionParameters(**{attribute: widest})
+    with pytest.raises(DecodeError, match=f"does not fit in {bits} bits"):
+        PBKDFParamRequest.decode(
+            _payload(*_request_members(), structure(5, [uint(tag, 1 << bits)]))
+        )
+
+
+def test_responder_session_id_is_16_bits() -> None:
+    randoms = (INITIATOR_RANDOM, RESPONDER_RANDOM)
+    assert PBKDFParamResponse(*randoms, 0xFFFF).responder_session_id == 0xFFFF
+    with pytest.raises(ValueError, match="responderSessionId 65536 does not fit in 16 bits"):
+        PBKDFParamResponse(*randoms, 0x10000)
+    with pytest.raises(ValueError):
+        PBKDFParamResponse(*randoms, -1)
+    members = [octets(1, INITIATOR_RANDOM), octets(2, RESPONDER_RANDOM), uint(3, 0xFFFF)]
+    assert PBKDFParamResponse.decode(_payload(*members)).responder_session_id == 0xFFFF
+
+
+def test_request_ids_are_16_bits() -> None:
+    assert PBKDFParamRequest(INITIATOR_RANDOM, 0xFFFF, passcode_id=0xFFFF).passcode_id == 0xFFFF
+    with pytest.raises(ValueError, match="passcodeId 65536 does not fit in 16 bits"):
+        PBKDFParamRequest(INITIATOR_RANDOM, 1, passcode_id=0x10000)
+    with pytest.raises(ValueError, match="initiatorSessionId 65536 does not fit in 16 bits"):
+        PBKDFParamRequest(INITIATOR_RANDOM, 0x10000)
+
+
+def test_request_defaults_are_passcode_id_0_and_no_parameters() -> None:
+    request = PBKDFParamRequest(bytes(32), 1)
+    assert request.passcode_id == 0
+    assert request.has_pbkdf_parameters is False
+    assert request.session_parameters is None
+    # passcodeId 0 is written, not omitted (it is a mandatory field).
+    assert request.encode() == bytes.fromhex("15 3001 20" + "00" * 32 + "240201 240300 2804 18")
+    response = PBKDFParamResponse(bytes(32), bytes(32), 1)
+    assert (response.pbkdf_parameters, response.session_parameters) == (None, None)

@@ -197,6 +197,16 @@ def test_passcode_must_be_uint32(passcode: Any) -> None:
         compute_w0_w1(passcode, bytes(16), 1000)
 
 
+def test_w0_w1_derivation_takes_the_whole_uint32_range_including_zero() -> None:
+    # compute_w0_w1 checks only that the passcode fits its 4-byte PBKDF input; that 0 is
+    # not a setup passcode (Matter Core Specification 1.0, §5.1 Onboarding Payload,
+    # Passcode: 1..99999998 minus the listed invalid ones) is pase.validate_passcode's rule.
+    zero = compute_w0_w1(0, bytes(16), 1000)
+    top = compute_w0_w1((1 << 32) - 1, bytes(16), 1000)
+    assert zero != top
+    assert zero != compute_w0_w1(1, bytes(16), 1000)
+
+
 def _bad_verifiers() -> dict[str, bytes]:
     good = h(PBKDF2[0]["serialized_verifier_w0_L"])
     return {

@@ -239,6 +239,53 @@ def test_decoder_accepts_non_minimal_widths(data: str, element: Element) -> None
     assert _decode_alone(bytes.fromhex(data)) == element
 
 
+@pytest.mark.parametrize(
+    ("longer", "canonical", "tag"),
+    [
+        # 4-byte tag numbers that fit the 2-byte forms (tag control 0x60, 0xA0, 0xE0).
+        ("64 01000000 04", "44 0100 04", ProfileTag(TagForm.COMMON_PROFILE, 1)),
+        ("64 ffff0000 04", "44 ffff 04", ProfileTag(TagForm.COMMON_PROFILE, 0xFFFF)),
+        ("a4 01000000 04", "84 0100 04", ProfileTag(TagForm.IMPLICIT_PROFILE, 1)),
+        ("a4 ffff0000 04", "84 ffff 04", ProfileTag(TagForm.IMPLICIT_PROFILE, 0xFFFF)),
+        (
+            "e4 f1ff 0200 01000000 04",
+            "c4 f1ff 0200 0100 04",
+            ProfileTag(TagForm.FULLY_QUALIFIED, 1, 0xFFF1, 2),
+        ),
+        (
+            "e4 0100 ffff ffff0000 04",
+            "c4 0100 ffff ffff 04",
+            ProfileTag(TagForm.FULLY_QUALIFIED, 0xFFFF, 1, 0xFFFF),
+        ),
+    ],
+)
+def test_a_longer_than_needed_profile_tag_is_accepted_and_normalised(
+    longer: str, canonical: str, tag: ProfileTag
+) -> None:
+    # Appendix A lets a tag number that fits 16 bits use the 32-bit form too; the reader
+    # accepts every width, keeps only the tag (not the form) and the writer re-encodes
+    # it in the shortest form, so both spellings decode to the same element.
+    element = uint(tag, 4)
+    assert decode(bytes.fromhex(longer)) == element
+    assert decode(bytes.fromhex(canonical)) == element
+    assert encode(element) == bytes.fromhex(canonical)
+    # The same inside a list, where profile tags may appear.
+    wrapped = decode(bytes.fromhex("17" + longer + "18"))
+    assert wrapped == tlv_list(None, [element])
+
+
+def test_profile_tag_fields_have_their_widths() -> None:
+    assert ProfileTag(TagForm.FULLY_QUALIFIED, 0xFFFFFFFF, 0xFFFF, 0xFFFF).profile_number == 0xFFFF
+    with pytest.raises(ValueError, match="16 bits"):
+        ProfileTag(TagForm.FULLY_QUALIFIED, 1, profile_number=0x10000)
+    with pytest.raises(ValueError, match="16 bits"):
+        ProfileTag(TagForm.FULLY_QUALIFIED, 1, profile_number=-1)
+    with pytest.raises(ValueError, match="16 bits"):
+        ProfileTag(TagForm.FULLY_QUALIFIED, 1, vendor_id=-1)
+    with pytest.raises(ValueError, match="32 bits"):
+        ProfileTag(TagForm.IMPLICIT_PROFILE, -1)
+
+
 # --- strict errors --------------------------------------------------------------------
 
 
