@@ -83,7 +83,6 @@ class SandboxStore(wasmtime.Store):
         super().__init__(runtime.engine)
         self.runtime = runtime
         self.limits = limits
-        self.stores_in_run = 1
 
     def arm_deadline(self, deadline_ms: int | None) -> None:
         """Start the wall-clock deadline for the next stretch of guest code (now)."""
@@ -186,7 +185,6 @@ class Runtime:
             instances=limits.instances if limits.instances is not None else -1,
             memories=memories if memories is not None else -1,
         )
-        store.stores_in_run = stores_in_run
         store.arm_deadline(limits.deadline_ms)
         return store
 

@@ -243,19 +243,22 @@ class SupplyChain:
         trust is configured it comes from there alone (and never, in a gate run, from the
         build directory).
         """
+        return self._trusts_build_key(self.store.entries())
+
+    def _trusts_build_key(self, store_entries: Sequence[TrustedKey]) -> bool:
         return (
             self._build_key is not None
             and not self.gate_run
             and self.settings.signing_key is None
-            and not self.store.entries()
+            and not store_entries
         )
 
     def trusted_keys(self) -> list[TrustedKey]:
         """The keys a strict check accepts."""
         if self.run_key is not None:
             return [TrustedKey(GATE_KEY_NAME, self.run_key.public_key, "this gate run")]
-        trusted = self.store.entries()
-        if self.trusts_build_key and self._build_key is not None:
+        trusted = self.store.entries()  # read once: the store is a file
+        if self._trusts_build_key(trusted) and self._build_key is not None:
             trusted.append(TrustedKey(BUILD_KEY_NAME, self._build_key, "this build"))
         return trusted
 
