@@ -34,6 +34,9 @@ EXPORTS = {
     "ScriptedEntropy": "entropy",
     "SeamCounters": "counters",
     "SeededEntropy": "entropy",
+    "Delivered": "strays",
+    "Stray": "strays",
+    "StrayGenerator": "strays",
     "UdpSocketError": "udp",
     "UdpStats": "udp",
     "UdpTransport": "udp",
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
         PacketRecord,
         transcript_digest,
     )
+    from harness.seams.strays import Delivered, Stray, StrayGenerator
     from harness.seams.trace import write_trace
     from harness.seams.udp import (
         Endpoint,
@@ -93,6 +97,7 @@ __all__ = [
     "Clock",
     "CountingClock",
     "CountingEntropy",
+    "Delivered",
     "Endpoint",
     "EndpointError",
     "EntropyExhausted",
@@ -106,6 +111,8 @@ __all__ = [
     "ScriptedEntropy",
     "SeamCounters",
     "SeededEntropy",
+    "Stray",
+    "StrayGenerator",
     "UdpSocketError",
     "UdpStats",
     "UdpTransport",
