@@ -175,5 +175,10 @@ class LedgerCorruptError(LedgerError):
         self.check = check
 
 
+class LedgerMergeRefused(LedgerCorruptError, CheckFailed):
+    """A source ledger of ``evidence merge`` fails verification: nothing was merged, and
+    the command ends as a failed check (exit 1), like ``evidence verify`` on it."""
+
+
 class ReportError(HarnessError):
     """A report cannot be rendered: an unknown format, or no evidence to render."""

@@ -137,12 +137,38 @@ def evidence() -> None:
 @evidence.command("verify")
 @click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path))
 def evidence_verify(ledger: Path) -> None:
-    """Check LEDGER's hash chain and record schema; name the first bad record."""
-    from harness.evidence import verify_ledger
+    """Check LEDGER's hash chain, record schema and merged records' provenance."""
+    from harness.evidence import check_provenance, read_records, verify_ledger
 
     result = verify_ledger(ledger)
     click.echo(result.describe())
-    sys.exit(0 if result.ok else EXIT_FAILED)
+    if not result.ok:
+        sys.exit(EXIT_FAILED)
+    problems = check_provenance(read_records(ledger))
+    for problem in problems:
+        click.echo(f"provenance: {problem}")
+    sys.exit(EXIT_FAILED if problems else 0)
+
+
+@evidence.command("merge")
+@click.argument("ledgers", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The merged ledger (created, or extended if it already holds a valid chain).",
+)
+def evidence_merge(ledgers: tuple[Path, ...], out: Path) -> None:
+    """Check every LEDGER's chain, then append their records to OUT with provenance.
+
+    For shards of a campaign run on several machines: each record keeps its source
+    ledger, sequence number and hash in figures.merged_from, so `evidence verify OUT`
+    can check it against its source.
+    """
+    from harness.evidence import merge_ledgers
+
+    click.echo(merge_ledgers(list(ledgers), out).describe())
 
 
 @cli.group()

@@ -21,7 +21,10 @@ EXPORTS = {
     "REGISTRY": "verifiers",
     "Verdict": "verifiers",
     "Verifier": "verifiers",
+    "check_provenance": "merge",
     "load_artifacts": "traceability",
+    "merge_ledgers": "merge",
+    "read_records": "ledger",
     "render_ledger": "reports",
     "run_gate": "gate",
     "trace_validate": "trace_rules",
@@ -34,7 +37,8 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 if TYPE_CHECKING:
     from harness.evidence.context import GateContext
     from harness.evidence.gate import GateResult, GateUsageError, run_gate
-    from harness.evidence.ledger import EvidenceLedger, verify_ledger
+    from harness.evidence.ledger import EvidenceLedger, read_records, verify_ledger
+    from harness.evidence.merge import check_provenance, merge_ledgers
     from harness.evidence.reports import render_ledger
     from harness.evidence.trace_rules import trace_validate
     from harness.evidence.traceability import load_artifacts
@@ -49,7 +53,10 @@ __all__ = [
     "GateUsageError",
     "Verdict",
     "Verifier",
+    "check_provenance",
     "load_artifacts",
+    "merge_ledgers",
+    "read_records",
     "render_ledger",
     "run_gate",
     "trace_validate",
