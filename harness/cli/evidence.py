@@ -45,6 +45,14 @@ DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
     help="Also write the Markdown report of this run here.",
 )
 @click.option("--no-coverage", is_flag=True, help="Do not measure seam coverage (C6 is skipped).")
+@click.option(
+    "--claim",
+    "only",
+    multiple=True,
+    metavar="ID",
+    help="Run only this claim (repeatable), e.g. --claim C8 --claim C9; the gate then "
+    "passes on those alone. Default: every claim.",
+)
 @memory_budget_option
 @build_dir_option
 @trust_options
@@ -54,6 +62,7 @@ def gate(
     min_claims: int,
     report_file: Path | None,
     no_coverage: bool,
+    only: tuple[str, ...],
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -81,6 +90,7 @@ def gate(
         seed=seed,
         min_claims=min_claims,
         measure_coverage=not no_coverage,
+        only=only,
         progress=progress,
         limits=Limits(memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None),
     )

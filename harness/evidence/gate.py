@@ -17,7 +17,7 @@ import platform
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -122,14 +122,18 @@ def run_gate(
     progress: Say | None = None,
     supply_chain: SupplyChain | None = None,
     limits: Limits | None = None,
+    only: Sequence[str] = (),
 ) -> GateResult:
     """Run every claim's verifier, append evidence, and say whether the gate passed.
 
     ``limits`` apply to the gate's handshake runs (default: :class:`Limits`' defaults).
+    ``only`` names the claims to run (default: all); the gate then passes on those alone,
+    and its summary says how many of all the claims it ran.
     """
     say = progress or (lambda _m: None)
     verifiers = dict(REGISTRY if registry is None else registry)
-    claims = load_claims(traceability_dir, verifiers)
+    every = load_claims(traceability_dir, verifiers)
+    claims = select_claims(every, only)
     ctx = GateContext(build_dir, seed, supply_chain=supply_chain, limits=limits)
     ctx.coverage = start_seam_coverage() if measure_coverage else None
     run_id = new_run_id()
@@ -146,7 +150,21 @@ def run_gate(
         if ctx.coverage is not None:
             ctx.coverage.stop()
         ctx.close()
-    return _result(run_id, outcomes, ledger_path, min_claims)
+    return _result(run_id, outcomes, ledger_path, min_claims, len(every))
+
+
+def select_claims(claims: Sequence[Claim], only: Sequence[str]) -> list[Claim]:
+    """The claims named in ``only`` (case-insensitive), in gate order; all when empty."""
+    if not only:
+        return list(claims)
+    wanted = {name.upper() for name in only}
+    unknown = sorted(wanted - {c.id.upper() for c in claims})
+    if unknown:
+        raise GateUsageError(
+            f"no claim {', '.join(unknown)} in the traceability data; the claims are "
+            + ", ".join(c.id for c in claims)
+        )
+    return [c for c in claims if c.id.upper() in wanted]
 
 
 def load_claims(traceability_dir: Path | None, verifiers: Mapping[str, Verifier]) -> list[Claim]:
@@ -237,7 +255,11 @@ def _evidence(ctx: GateContext, claim: Claim, fn: Verifier | None) -> Evidence:
 
 
 def _result(
-    run_id: str, outcomes: list[ClaimOutcome], ledger_path: Path, min_claims: int
+    run_id: str,
+    outcomes: list[ClaimOutcome],
+    ledger_path: Path,
+    min_claims: int,
+    total: int | None = None,
 ) -> GateResult:
     gated_bad = [o for o in outcomes if o.gated and o.verdict != Verdict.PASS]
     passed = sum(o.verdict == Verdict.PASS for o in outcomes)
@@ -250,7 +272,10 @@ def _result(
         lines.append(f"only {passed} claim(s) verified, --min requires {min_claims}")
     ok = not lines
     if ok:
-        lines.append(f"GATE-PASSED: {passed} of {len(outcomes)} claims verified (run {run_id})")
+        selected = "" if total in (None, len(outcomes)) else f" (selected of {total})"
+        lines.append(
+            f"GATE-PASSED: {passed} of {len(outcomes)} claims{selected} verified (run {run_id})"
+        )
     else:
         lines.insert(0, f"GATE-FAILED (run {run_id})")
     return GateResult(run_id, outcomes, ledger_path, ok, "\n".join(lines))

@@ -78,7 +78,9 @@ REGISTRY: dict[str, Verifier] = {
 }
 
 
-def gate(tmp_path: Path, directory: Path, *, min_claims: int = 1) -> Any:
+def gate(
+    tmp_path: Path, directory: Path, *, min_claims: int = 1, only: tuple[str, ...] = ()
+) -> Any:
     return run_gate(
         ledger_path=tmp_path / "ledger.jsonl",
         build_dir=tmp_path / "build",
@@ -86,7 +88,23 @@ def gate(tmp_path: Path, directory: Path, *, min_claims: int = 1) -> Any:
         measure_coverage=False,
         registry=REGISTRY,
         min_claims=min_claims,
+        only=only,
     )
+
+
+def test_claim_selection_runs_only_the_named_claims(tmp_path: Path) -> None:
+    directory = trace_dir(tmp_path, claim("A1", "failing"), claim("A2", "passing"))
+    result = gate(tmp_path, directory, only=("a2",))
+    assert result.exit_code == 0
+    assert [o.claim for o in result.outcomes] == ["A2"]
+    assert "1 of 1 claims (selected of 2) verified" in result.summary
+    assert [r.claim for r in read_records(result.ledger)] == ["A2"]
+
+
+def test_selecting_an_unknown_claim_is_a_usage_error(tmp_path: Path) -> None:
+    directory = trace_dir(tmp_path, claim("A1", "passing"))
+    with pytest.raises(GateUsageError, match=r"no claim Z9 .* the claims are A1"):
+        gate(tmp_path, directory, only=("Z9",))
 
 
 def test_all_gated_claims_passing_exits_0(tmp_path: Path) -> None:
