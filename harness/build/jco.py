@@ -105,6 +105,22 @@ def _first_line(text: str) -> str:
     return lines[0][:400] if lines else "(no output)"
 
 
+WIT_GAP_HINT = (
+    "jco reads a component through WIT, and WIT cannot say that one interface is "
+    "exported twice under two names (the composed graph exports session-control as "
+    "commissioner-control and commissionee-control); wasmtime runs it. See the README, "
+    "'A second runtime (V8 via jco)', finding 1"
+)
+
+
+def _transpile_reason(output: str) -> str:
+    """jco's error line and the deepest of its "Caused by" lines, on one line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    head = _first_line(output)
+    causes = [line for line in lines if re.match(r"\d+: ", line)]
+    return f"{head}: {causes[-1].split(': ', 1)[1]}" if causes else head
+
+
 def _run(args: list[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         args,
@@ -139,7 +155,8 @@ def _probe_node(path: str) -> NodeInfo:
     match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\S*", done.stdout.strip())
     if done.returncode != 0 or match is None:
         raise NodeNotFoundError(
-            f"{path} --version did not print a Node.js version: {_first_line(done.stdout + done.stderr)}"
+            f"{path} --version did not print a Node.js version: "
+            + _first_line(done.stdout + done.stderr)
         )
     version = (int(match[1]), int(match[2]), int(match[3]))
     if version[0] < MIN_NODE_MAJOR:
@@ -173,9 +190,13 @@ def pinned_jco_version(jshost: Path = JSHOST_DIR) -> str:
         manifest = json.loads((jshost / "package.json").read_text(encoding="utf-8"))
         version = manifest["dependencies"][JCO_PACKAGE]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise NpmInstallError(f"cannot read the pinned jco version from {jshost}/package.json: {exc}") from exc
+        raise NpmInstallError(
+            f"cannot read the pinned jco version from {jshost}/package.json: {exc}"
+        ) from exc
     if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise NpmInstallError(f"{jshost}/package.json must pin {JCO_PACKAGE} exactly, not {version!r}")
+        raise NpmInstallError(
+            f"{jshost}/package.json must pin {JCO_PACKAGE} exactly, not {version!r}"
+        )
     return version
 
 
@@ -210,7 +231,9 @@ def ensure_npm_deps(jshost: Path = JSHOST_DIR, progress: Progress | None = None)
     except (OSError, subprocess.SubprocessError) as exc:
         raise NpmInstallError(f"npm ci in {jshost} failed: {exc}") from exc
     if done.returncode != 0:
-        raise NpmInstallError(f"npm ci in {jshost} failed: {_first_line(done.stderr + done.stdout)}")
+        raise NpmInstallError(
+            f"npm ci in {jshost} failed: {_first_line(done.stderr + done.stdout)}"
+        )
     if installed_jco_version(jshost) != pinned:
         raise NpmInstallError(f"npm ci in {jshost} did not install {JCO_PACKAGE} {pinned}")
     return pinned
@@ -288,8 +311,10 @@ def transpile_cached(
         except (OSError, subprocess.SubprocessError) as exc:
             raise TranspileError(f"jco transpile of {label} failed: {exc}") from exc
         if done.returncode != 0 or not (out / f"{ENTRY_NAME}.js").exists():
+            reason = _transpile_reason(done.stderr + done.stdout)
             raise TranspileError(
-                f"jco {version} cannot transpile {label}: {_first_line(done.stderr + done.stdout)}"
+                f"jco {version} cannot transpile {label}: {reason}",
+                hint=WIT_GAP_HINT if "appears more than once" in reason else None,
             )
         # The generated modules are ES modules: tell Node so, whatever encloses them.
         (out / "package.json").write_text('{"type": "module"}\n', encoding="utf-8")

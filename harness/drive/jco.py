@@ -16,13 +16,14 @@ V8 has no fuel: a run here reports no fuel figures and the resource limits of
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.build.jco import Progress, Transpiled, find_node, transpile_cached
+from harness.build import Transpiled, find_node, transpile_cached
 from harness.drive.config import RunConfig
-from harness.drive.conformance import ConformanceCallError, Spake2pInput, SPAKE2P_FIELDS
+from harness.drive.conformance import SPAKE2P_FIELDS, ConformanceCallError, Spake2pInput
 from harness.drive.driver import (
     HandshakeParams,
     SecureSessionProofError,
@@ -44,6 +45,8 @@ from harness.wit import (
     SESSION_CONTROL,
     TRANSPORT_STATS_EXPORT,
 )
+
+Progress = Callable[[str], None]
 
 RUNTIME_NAME = "jco"
 """The value of :attr:`RunReport.runtime` for runs on V8."""
@@ -142,9 +145,7 @@ def _drive(
     except JsTrap as exc:
         raise JsTrap(f"{exc} (during the handshake)") from exc
     timings["handshake"] = outcome.seconds
-    report = RunReport(
-        "composed" if composed else "component", config, outcome, {}, [], timings
-    )
+    report = RunReport("composed" if composed else "component", config, outcome, {}, [], timings)
     report.runtime = RUNTIME_NAME
     if outcome.established:
         try:

@@ -38,7 +38,7 @@ import tempfile
 from types import TracebackType
 from typing import Any
 
-from harness.build.jco import JSHOST_DIR, JsRuntimeError, NodeInfo
+from harness.build import JSHOST_DIR, JsRuntimeError, NodeInfo
 from harness.drive.roles import Failure, Opened, RoleError, RoleEvent, RoleStatus
 from harness.errors import CheckFailed, HarnessError
 
@@ -68,7 +68,7 @@ class JsHost:
     """One ``node jshost/host.mjs`` subprocess (a context manager; :meth:`close` ends it)."""
 
     def __init__(self, node: NodeInfo, jshost: os.PathLike[str] | str = JSHOST_DIR) -> None:
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the host)
         script = os.path.join(os.fspath(jshost), HOST_SCRIPT)
         try:
             self._proc = subprocess.Popen(
@@ -117,7 +117,9 @@ class JsHost:
         while b"\n" not in self._buffer:
             if not self._selector.select(REQUEST_TIMEOUT_S):
                 self._proc.kill()
-                raise JsHostError(f"the JS host did not answer within {REQUEST_TIMEOUT_S:.0f} s ({doing})")
+                raise JsHostError(
+                    f"the JS host did not answer within {REQUEST_TIMEOUT_S:.0f} s ({doing})"
+                )
             assert self._proc.stdout is not None
             chunk = os.read(self._proc.stdout.fileno(), 1 << 16)
             if not chunk:
@@ -130,7 +132,9 @@ class JsHost:
         try:
             message = json.loads(line)
         except ValueError as exc:
-            raise JsHostError(f"the JS host wrote a line that is not JSON while {doing}: {line[:200]!r}") from exc
+            raise JsHostError(
+                f"the JS host wrote a line that is not JSON while {doing}: {line[:200]!r}"
+            ) from exc
         if not isinstance(message, dict):
             raise JsHostError(f"the JS host wrote {message!r} while {doing}")
         return message
@@ -156,7 +160,9 @@ class JsHost:
         if kind == "guest":
             payload_value = error.get("payload")
             if isinstance(payload_value, dict):
-                raise JsGuestError(str(payload_value.get("kind")), str(payload_value.get("message")))
+                raise JsGuestError(
+                    str(payload_value.get("kind")), str(payload_value.get("message"))
+                )
             raise JsGuestError("unknown", str(payload_value))
         if kind == "trap":
             raise JsTrap(f"the guest trapped under V8: {text}")
@@ -230,7 +236,10 @@ class JsRole:
 
     def start_commissionee(self, verifier: bytes, salt: bytes, iterations: int) -> RoleStatus:
         """Start as commissionee."""
-        config = {"verifier": as_hex(verifier), "pbkdf": {"iterations": iterations, "salt": as_hex(salt)}}
+        config = {
+            "verifier": as_hex(verifier),
+            "pbkdf": {"iterations": iterations, "salt": as_hex(salt)},
+        }
         return js_status(self._call("start-commissionee", config))
 
     def poll(self) -> RoleStatus:

@@ -10,18 +10,27 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``signatures``| S1     | signatures verify; tampered copies are refused               |
 | ``policy``    | S2     | the capability policy holds; WASI probes are refused         |
 | ``limits``    | S3     | each resource limit stops a runaway guest                    |
+| ``runtimes``  | C10    | the same transcript and vectors under V8 (jco) and wasmtime  |
 
 A check a claim needs lives here, not in the library it checks.
 """
 
 from __future__ import annotations
 
-from harness.evidence.verifiers import limits, policy, runs, seams, signatures, vectors
+from harness.evidence.verifiers import (
+    limits,
+    policy,
+    runs,
+    runtimes,
+    seams,
+    signatures,
+    vectors,
+)
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier, verifier
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
 #: The claim-family modules, imported for their side effect of registering verifiers.
-FAMILIES = (runs, seams, vectors, signatures, policy, limits)
+FAMILIES = (runs, seams, vectors, signatures, policy, limits, runtimes)
 
 __all__ = [
     "FAMILIES",
