@@ -12,6 +12,17 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
+    "JSHOST_DIR": "jco",
+    "JsRuntimeError": "jco",
+    "NodeInfo": "jco",
+    "NodeNotFoundError": "jco",
+    "NodeTooOldError": "jco",
+    "NpmInstallError": "jco",
+    "TranspileError": "jco",
+    "Transpiled": "jco",
+    "ensure_npm_deps": "jco",
+    "find_node": "jco",
+    "transpile_cached": "jco",
     "BuildError": "componentize",
     "BuildResult": "componentize",
     "COMPONENTS": "specs",
@@ -41,21 +52,45 @@ if TYPE_CHECKING:
     from harness.build.composer import ComposeResult, compose
     from harness.build.compositions import ComposedArtifact, compose_cached, compose_to_file
     from harness.build.graph import Graph, load_graph
+    from harness.build.jco import (
+        JSHOST_DIR,
+        JsRuntimeError,
+        NodeInfo,
+        NodeNotFoundError,
+        NodeTooOldError,
+        NpmInstallError,
+        Transpiled,
+        TranspileError,
+        ensure_npm_deps,
+        find_node,
+        transpile_cached,
+    )
     from harness.build.specs import COMPONENTS, ComponentSpec
 
 __all__ = [
     "COMPONENTS",
+    "JSHOST_DIR",
     "BuildError",
     "BuildResult",
     "ComponentSpec",
     "ComposeResult",
     "ComposedArtifact",
     "Graph",
+    "JsRuntimeError",
+    "NodeInfo",
+    "NodeNotFoundError",
+    "NodeTooOldError",
+    "NpmInstallError",
+    "TranspileError",
+    "Transpiled",
     "build_all",
     "build_component",
     "componentize_py_version",
     "compose",
     "compose_cached",
     "compose_to_file",
+    "ensure_npm_deps",
+    "find_node",
     "load_graph",
+    "transpile_cached",
 ]

@@ -50,6 +50,13 @@ if TYPE_CHECKING:
 )
 @click.option("--native", is_flag=True, help="Run the core natively instead of as a component.")
 @click.option(
+    "--runtime",
+    type=click.Choice(["wasmtime", "jco"]),
+    default="wasmtime",
+    show_default=True,
+    help="Run the components on wasmtime, or transpiled by jco on Node's V8.",
+)
+@click.option(
     "--real-clock", is_flag=True, help="Use the host's monotonic clock instead of a virtual one."
 )
 @click.option(
@@ -74,6 +81,7 @@ def run(
     iterations: int,
     wrong_passcode: bool,
     native: bool,
+    runtime: str,
     real_clock: bool,
     trace_file: Path | None,
     build_dir: Path,
@@ -110,8 +118,14 @@ def run(
     started = time.perf_counter()
     if native and graph is not None:
         raise click.UsageError("--native and --graph exclude each other")
+    if native and runtime != "wasmtime":
+        raise click.UsageError("--native runs no component, so it takes no --runtime")
     if native:
         report = run_native(config)
+    elif runtime == "jco":
+        report = _run_on_jco(
+            config, graph, build_dir, settings(trust_mode, trust_store, signing_key)
+        )
     else:
         report = _run_in_components(
             config, graph, build_dir, settings(trust_mode, trust_store, signing_key)
@@ -158,6 +172,41 @@ def _run_in_components(
         runtime.close()
     verified_lines(chain)
     report.timings["build"] = sum(r.seconds for r in results.values())
+    return report
+
+
+def _run_on_jco(
+    config: RunConfig, graph: Path | None, build_dir: Path, trust: TrustSettings
+) -> RunReport:
+    """Build and verify as for wasmtime, then run on Node's V8 (the jco placement)."""
+    from harness.build import build_all, compose_cached
+    from harness.drive import JcoTarget, run_jco
+    from harness.runtime import Runtime
+    from harness.supply import SupplyChain
+
+    chain = SupplyChain.local(trust, build_dir)
+    names = ["core", "loopback"] if graph is not None else ["core"]
+    results = build_all(build_dir, names=names, progress=progress, supply_chain=chain)
+    announce(chain)
+    compose_seconds = 0.0
+    if graph is not None:
+        # The graph is composed (and validated) on wasmtime, as for a wasmtime run.
+        runtime = Runtime(build_dir / "cache")
+        try:
+            artifact = compose_cached(
+                graph, runtime, build_dir, supply_chain=chain, progress=progress
+            )
+        finally:
+            runtime.close()
+        compose_seconds = artifact.seconds
+        target = JcoTarget(artifact.path, composed=True)
+    else:
+        target = JcoTarget(results["core"].path, composed=False)
+    report = run_jco(config, target, chain, build_dir, progress=progress)
+    verified_lines(chain)
+    report.timings["build"] = sum(r.seconds for r in results.values())
+    if graph is not None:
+        report.timings["compose"] = compose_seconds
     return report
 
 
@@ -276,9 +325,11 @@ def _print_report(report: RunReport) -> None:
         click.echo(
             f"PASE-RUNS-OK transcript={report.transcript_hash.hex()} mode={report.mode} "
             f"seed={report.config.seed if report.config.seed is not None else 'os'}"
+            + (f" runtime={report.runtime}" if report.runtime != "wasmtime" else "")
         )
     else:
-        click.echo(f"PASE-FAILED mode={report.mode}", err=True)
+        runtime = f" runtime={report.runtime}" if report.runtime != "wasmtime" else ""
+        click.echo(f"PASE-FAILED mode={report.mode}{runtime}", err=True)
         for line in describe_failure(outcome):
             click.echo(f"  {line}", err=True)
         if report.error:

@@ -60,6 +60,8 @@ class RunReport:
     error: str | None = None
     transport_stats: dict[str, int] = field(default_factory=dict)
     traffic_digest: bytes = b""
+    runtime: str = "wasmtime"
+    """Which runtime ran the components: ``wasmtime``, or ``jco`` (Node's V8)."""
 
     @property
     def ok(self) -> bool:

@@ -103,7 +103,7 @@ LINK_MATRIX: Mapping[tuple[str, str], frozenset[str]] = {
     (REQUIREMENT, "derives-from"): frozenset({REQUIREMENT, ARCHITECTURE_ELEMENT}),
 }
 
-#: The verifiers the harness registers for the project's ten claims. The gate passes
+#: The verifiers the harness registers for the project's claims. The gate passes
 #: its registry's names to :func:`validate`; this set is the fallback for tools and tests.
 PROJECT_VERIFIERS: frozenset[str] = frozenset(
     {
@@ -117,6 +117,7 @@ PROJECT_VERIFIERS: frozenset[str] = frozenset(
         "signature-verification",
         "capability-policy",
         "resource-limits",
+        "cross-runtime-determinism",
     }
 )
 

@@ -406,15 +406,33 @@ class SupplyChain:
         ``timings`` (if given) receives the seconds of ``verify`` and ``compile``.
         """
         times = timings if timings is not None else {}
-        if verified is None or verified.path != path:
-            started = time.perf_counter()
-            verified = self.load_verified(path)
-            times["verify"] = time.perf_counter() - started
-        enforce(verified.data, role, label=str(path))
+        verified = self.verify_for_role(path, role=role, verified=verified, timings=times)
         started = time.perf_counter()
         component = runtime.load_bytes(verified.data, name=str(path))
         times["compile"] = time.perf_counter() - started
         return component
+
+    def verify_for_role(
+        self,
+        path: Path,
+        *,
+        role: str,
+        verified: VerifiedComponent | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> VerifiedComponent:
+        """Check ``path``'s signature (unless ``verified`` already holds its checked bytes)
+        and its imports against the capability policy of ``role``; the checked bytes, for
+        a runtime that is not wasmtime (the jco placement transpiles exactly these).
+
+        ``timings`` (if given) receives the seconds of ``verify``.
+        """
+        if verified is None or verified.path != path:
+            started = time.perf_counter()
+            verified = self.load_verified(path)
+            if timings is not None:
+                timings["verify"] = time.perf_counter() - started
+        enforce(verified.data, role, label=str(path))
+        return verified
 
     def verify_data(
         self,

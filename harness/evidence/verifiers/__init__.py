@@ -10,6 +10,7 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``signatures``| S1     | signatures verify; tampered copies are refused               |
 | ``policy``    | S2     | the capability policy holds; WASI probes are refused         |
 | ``limits``    | S3     | each resource limit stops a runaway guest                    |
+| ``runtimes``  | C10    | the same transcript and vectors under V8 (jco) and wasmtime  |
 | ``reproducibility`` | E3 | a rebuilt core computes the same transcript and vectors  |
 
 A check a claim needs lives here, not in the library it checks.
@@ -22,6 +23,7 @@ from harness.evidence.verifiers import (
     policy,
     reproducibility,
     runs,
+    runtimes,
     seams,
     signatures,
     vectors,
@@ -30,7 +32,7 @@ from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifie
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
 #: The claim-family modules, imported for their side effect of registering verifiers.
-FAMILIES = (runs, seams, vectors, signatures, policy, limits, reproducibility)
+FAMILIES = (runs, seams, vectors, signatures, policy, limits, runtimes, reproducibility)
 
 __all__ = [
     "FAMILIES",
