@@ -14,21 +14,22 @@ from harness.lazy import lazy_exports
 EXPORTS = {
     "ComponentRole": "roles",
     "DEFAULT_ITERATIONS": "config",
+    "DEFAULT_LINGER_MS": "config",
     "DEFAULT_PASSCODE": "config",
     "DEFAULT_SALT": "config",
     "DEFAULT_SEED": "config",
     "HandshakeOutcome": "driver",
     "HandshakeParams": "driver",
     "NativeRole": "roles",
-    "PeerConfig": "peer",
-    "PeerConfigError": "peer",
+    "PeerConfig": "peer_config",
+    "PeerConfigError": "peer_config",
     "PeerResult": "peer",
     "RoleError": "roles",
     "RoleStatus": "roles",
     "RunConfig": "config",
     "RunReport": "placements",
     "Seams": "placements",
-    "config_from_options": "peer",
+    "config_from_options": "peer_config",
     "describe_failure": "driver",
     "drive_and_prove": "placements",
     "drive_handshake": "driver",
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from harness.drive.composed import run_composed
     from harness.drive.config import (
         DEFAULT_ITERATIONS,
+        DEFAULT_LINGER_MS,
         DEFAULT_PASSCODE,
         DEFAULT_SALT,
         DEFAULT_SEED,
@@ -63,14 +65,8 @@ if TYPE_CHECKING:
         drive_handshake,
         prove_secure_session,
     )
-    from harness.drive.peer import (
-        PeerConfig,
-        PeerConfigError,
-        PeerResult,
-        config_from_options,
-        run_peer,
-        summary_lines,
-    )
+    from harness.drive.peer import PeerResult, run_peer, summary_lines
+    from harness.drive.peer_config import PeerConfig, PeerConfigError, config_from_options
     from harness.drive.placements import (
         RunReport,
         Seams,
@@ -83,6 +79,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ITERATIONS",
+    "DEFAULT_LINGER_MS",
     "DEFAULT_PASSCODE",
     "DEFAULT_SALT",
     "DEFAULT_SEED",

@@ -27,7 +27,8 @@ from harness.build.componentize import build_all
 from harness.cli.app import cli
 from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_SALT
 from harness.drive.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
-from harness.drive.peer import PeerConfig, PeerConfigError, PeerResult, prepare, run_peer
+from harness.drive.peer import PeerResult, run_peer
+from harness.drive.peer_config import PeerConfig, PeerConfigError, prepare
 from harness.project import DEFAULT_BUILD_DIR
 from harness.seams.udp import LOCAL_TO_PEER, PEER_TO_LOCAL, Endpoint, UdpTransport
 from harness.wit import TransportSeam
@@ -411,7 +412,7 @@ def test_component_peers_complete_pase_over_udp(
     assert device.secured is not None
     assert (device.secured.protocol_id, device.secured.opcode) == (PROBE_PROTOCOL_ID, PROBE_OPCODE)
     assert controller.counters.clock_reads > 0 and controller.counters.entropy_calls > 0
-    assert device.udp.ignored == 0 and controller.udp.send_errors == 0
+    assert device.udp.strangers == 0 and controller.udp.send_errors == 0
 
 
 @pytest.mark.slow
