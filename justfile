@@ -56,6 +56,11 @@ bench-quick:
     python benchmarks/bench_composition.py --quick
     python benchmarks/bench_runtimes.py --quick
 
+# our peer-mode commissioner vs the CHIP controller, both against CircuitMatter (needs the
+# interop extras and root for the sandbox; says so and exits 0 without them)
+bench-peer repeat="10":
+    python benchmarks/bench_peer.py --repeat {{repeat}}
+
 # the CI gate: evidence per claim, Markdown report
 gate:
     matter-harness gate --report evidence/report.md

@@ -23,7 +23,12 @@ from harness.cli.options import (
     trust_options,
     verified_lines,
 )
-from harness.drive import DEFAULT_ITERATIONS, DEFAULT_PASSCODE, DEFAULT_SALT
+from harness.drive import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LINGER_MS,
+    DEFAULT_PASSCODE,
+    DEFAULT_SALT,
+)
 from harness.wit import ROLES
 
 if TYPE_CHECKING:
@@ -230,6 +235,16 @@ def _run_on_jco(
     "--expect-secured", is_flag=True, help="Commissionee: open the peer's first secured message."
 )
 @click.option("--send-secured", is_flag=True, help="Commissioner: seal one message afterwards.")
+@click.option(
+    "--linger",
+    "linger_ms",
+    type=click.IntRange(0, 60_000),
+    default=DEFAULT_LINGER_MS,
+    show_default=True,
+    metavar="MS",
+    help="Keep acknowledging the peer this long after the outcome is known "
+    "(default: one MRP retransmission interval with backoff margin and jitter, plus slack).",
+)
 @click.option("--native", is_flag=True, help="Run the core natively instead of as a component.")
 @click.option(
     "--core",
@@ -258,6 +273,7 @@ def peer(
     timeout: float,
     expect_secured: bool,
     send_secured: bool,
+    linger_ms: int,
     native: bool,
     core_path: Path | None,
     trace_file: Path | None,
@@ -292,11 +308,18 @@ def peer(
         core_path=core_path,
         build_dir=build_dir,
         memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None,
+        linger_ms=linger_ms,
     )
 
     def ready(local: tuple[str, int]) -> None:
-        target = format_endpoint(config.connect) if config.connect else "a controller"
-        click.echo(f"LISTENING {format_endpoint(local)} role={role} peer={target}")
+        if config.connect is None:
+            click.echo(f"LISTENING {format_endpoint(local)} role={role} peer=a controller")
+            return
+        # A UDP client: an ephemeral local port in the device's address family.
+        click.echo(
+            f"CONNECTING {format_endpoint(config.connect)} role={role} "
+            f"from={format_endpoint(local)} (UDP client)"
+        )
 
     chain = None
     if not native:

@@ -14,6 +14,7 @@ from harness.lazy import lazy_exports
 EXPORTS = {
     "ComponentRole": "roles",
     "DEFAULT_ITERATIONS": "config",
+    "DEFAULT_LINGER_MS": "config",
     "DEFAULT_PASSCODE": "config",
     "DEFAULT_SALT": "config",
     "DEFAULT_SEED": "config",
@@ -22,15 +23,15 @@ EXPORTS = {
     "JcoTarget": "jco",
     "JsConformance": "jco",
     "NativeRole": "roles",
-    "PeerConfig": "peer",
-    "PeerConfigError": "peer",
+    "PeerConfig": "peer_config",
+    "PeerConfigError": "peer_config",
     "PeerResult": "peer",
     "RoleError": "roles",
     "RoleStatus": "roles",
     "RunConfig": "config",
     "RunReport": "placements",
     "Seams": "placements",
-    "config_from_options": "peer",
+    "config_from_options": "peer_config",
     "describe_failure": "driver",
     "drive_and_prove": "placements",
     "drive_handshake": "driver",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from harness.drive.composed import run_composed
     from harness.drive.config import (
         DEFAULT_ITERATIONS,
+        DEFAULT_LINGER_MS,
         DEFAULT_PASSCODE,
         DEFAULT_SALT,
         DEFAULT_SEED,
@@ -68,14 +70,8 @@ if TYPE_CHECKING:
         prove_secure_session,
     )
     from harness.drive.jco import JcoTarget, JsConformance, open_conformance, run_jco
-    from harness.drive.peer import (
-        PeerConfig,
-        PeerConfigError,
-        PeerResult,
-        config_from_options,
-        run_peer,
-        summary_lines,
-    )
+    from harness.drive.peer import PeerResult, run_peer, summary_lines
+    from harness.drive.peer_config import PeerConfig, PeerConfigError, config_from_options
     from harness.drive.placements import (
         RunReport,
         Seams,
@@ -88,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ITERATIONS",
+    "DEFAULT_LINGER_MS",
     "DEFAULT_PASSCODE",
     "DEFAULT_SALT",
     "DEFAULT_SEED",

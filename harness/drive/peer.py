@@ -4,16 +4,26 @@ One core instance (the core component, or the core package natively for interop 
 is linked to a :class:`~harness.seams.udp.UdpTransport`, the host's monotonic clock and OS
 entropy (or a seeded DRBG), and driven by :func:`run_peer`:
 
-* as **commissionee** it listens, learns the controller's address from its first
-  datagram, answers the PASE handshake and, with ``expect_secured``, stays up to open the
-  controller's first message on the new secure session;
-* as **commissioner** it sends PBKDFParamRequest to a listening device and runs PASE to
-  the device's success StatusReport, then optionally seals one message.
+* as **commissionee** it listens, hands the core datagrams from any address one at a
+  time until the core accepts a PBKDFParamRequest, then binds the session to that
+  sender (every other sender is dropped at the socket and counted); it answers the PASE
+  handshake and, with ``expect_secured``, stays up to open the controller's first
+  message on the new secure session;
+* as **commissioner** it binds like a UDP client (an ephemeral port in the device's
+  address family), sends PBKDFParamRequest to a listening device and runs PASE to the
+  device's success StatusReport, then optionally seals one message.
 
-The loop never sleeps blindly: it polls the core, then waits on the socket until the
-core's next timer (MRP retransmission, handshake deadline) or the run's timeout,
-whichever is first. So a lost datagram is retransmitted by the core's own timers, and
-nothing waits longer than the timeout.
+After the session's outcome is known (established, or failed), the peer **lingers** for
+``linger_ms``, still polling the core, so the core can acknowledge what the other side
+sent last (its first secured message, a failure StatusReport) and answer a
+retransmission of it: a controller never has to resend into a closed socket. The
+default is :data:`DEFAULT_LINGER_MS` (its formula is there).
+
+The loop never sleeps blindly: it polls the core, then blocks on the socket (``select``)
+until a datagram arrives, the core's next timer (MRP retransmission, handshake deadline)
+or the run's timeout, whichever is first. So a reply is answered as soon as it arrives, a
+lost datagram is retransmitted by the core's own timers, and nothing waits longer than
+the timeout.
 """
 
 from __future__ import annotations
@@ -21,16 +31,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from matter_core import spake2p
 from matter_core.endpoint import CoreEndpoint
-from matter_core.errors import CoreError
-from matter_core.pase import validate_passcode
 
 from harness.build import build_all
-from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_SALT
 from harness.drive.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
+from harness.drive.peer_config import (
+    PeerConfig,
+    PeerPlan,
+    prepare,
+)
 from harness.drive.roles import (
     ComponentRole,
     NativeRole,
@@ -40,14 +50,11 @@ from harness.drive.roles import (
     RoleHandle,
     RoleStatus,
 )
-from harness.errors import HarnessError
-from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime import Component, GuestTrap, Limits, Runtime
 from harness.seams import (
     CountingClock,
     CountingEntropy,
     Endpoint,
-    EndpointError,
     MonotonicClock,
     PacketRecord,
     SeamCounters,
@@ -55,15 +62,10 @@ from harness.seams import (
     UdpTransport,
     entropy_for,
     format_endpoint,
-    parse_endpoint,
-    wildcard_for,
 )
 from harness.supply import SupplyChain
-from harness.wit import ROLES, TransportSeam
+from harness.wit import TransportSeam
 
-DEFAULT_TIMEOUT_S = 30.0
-#: A week: long enough for a device waiting on a person, finite so deadlines stay integers.
-MAX_TIMEOUT_S = 7 * 24 * 3600.0
 #: Extra wall time the component's epoch deadline allows beyond the run's timeout, so
 #: the sandbox limit never fires before the run's own, clearer timeout.
 EPOCH_GRACE_MS = 10_000
@@ -72,48 +74,27 @@ HOLD_LIMIT = 16
 #: What ``send_secured`` seals: the same protocol and opcode as the driver's probe (an
 #: Interaction Model ReadRequest opcode, like a real controller's first message).
 PEER_PROBE = b"matter-harness peer probe"
+#: The commissionee's state while it waits for a PBKDFParamRequest: until the core leaves
+#: it, the listening socket is bound to nobody.
+WAITING_FOR_REQUEST = "EXPECT_PBKDF_PARAM_REQUEST"
+#: Core states after which a sender is not bound (nothing was accepted from it).
+_NOT_ACCEPTED = frozenset({WAITING_FOR_REQUEST, "FAILED", "IDLE"})
 
 
-class PeerConfigError(HarnessError):
-    """Options that do not make a runnable peer (wrong role options, bad passcode...)."""
+@dataclass
+class Linger:
+    """What happened while the peer lingered after the outcome was known."""
 
-
-@dataclass(frozen=True)
-class PeerConfig:
-    """What one ``peer`` run is asked to do (validated by :func:`prepare`)."""
-
-    role: str
-    listen: Endpoint | None = None
-    """Commissionee: where to listen. Commissioner: local bind (default: any, ephemeral)."""
-    connect: Endpoint | None = None
-    passcode: int | None = None
-    verifier: bytes | None = None
-    """The commissionee's w0 || L (97 bytes), instead of a passcode."""
-    salt: bytes | None = None
-    iterations: int | None = None
-    seed: int | None = None
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    expect_secured: bool = False
-    send_secured: bool = False
-    native: bool = False
-    core_path: Path | None = None
-    """A core component to run instead of building one in ``build_dir``."""
-    build_dir: Path = DEFAULT_BUILD_DIR
-    memory_budget_bytes: int | None = Limits().memory_budget_bytes
-    """All linear memories of the core component together (None: no budget)."""
-
-
-@dataclass(frozen=True)
-class PeerPlan:
-    """A validated :class:`PeerConfig`: addresses resolved to a bind, secrets derived."""
-
-    role: str
-    bind: Endpoint
-    connect: Endpoint | None
-    passcode: int | None
-    verifier: bytes | None
-    salt: bytes
-    iterations: int
+    ms: int = 0
+    """How long it lingered (0: it did not)."""
+    received: int = 0
+    """Datagrams the core took from the peer meanwhile."""
+    sent: int = 0
+    """Datagrams the core sent meanwhile (acknowledgements, answers to retransmissions)."""
+    opened: int = 0
+    """Further secured messages opened (and dropped: the run already has its result)."""
+    refused: list[str] = field(default_factory=list)
+    """What the core refused meanwhile (a datagram it could not open), at most a few."""
 
 
 @dataclass
@@ -134,6 +115,7 @@ class PeerResult:
     timings: dict[str, float] = field(default_factory=dict)
     events: list[RoleEvent] = field(default_factory=list)
     """What the core reported about its session (established, failed, message-opened)."""
+    linger: Linger = field(default_factory=Linger)
 
     @property
     def established(self) -> bool:
@@ -181,6 +163,7 @@ def summary_lines(result: PeerResult) -> list[str]:
         f"empty={c.transport_empty_receives}; clock reads={c.clock_reads}; "
         f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)",
         "  udp: " + ", ".join(f"{k}={v}" for k, v in result.udp.as_dict().items()),
+        f"  strangers (dropped at the socket): {result.udp.strangers_text()}",
     ]
     if result.status is not None:
         lines.append(
@@ -189,130 +172,17 @@ def summary_lines(result: PeerResult) -> list[str]:
         )
     if result.sealed_counter is not None:
         lines.append(f"  secure session: sealed one message, counter {result.sealed_counter}")
+    linger = result.linger
+    if linger.ms:
+        refused = f", refused: {'; '.join(linger.refused)}" if linger.refused else ""
+        lines.append(
+            f"  linger: {linger.ms} ms, {linger.received} datagrams taken, {linger.sent} sent, "
+            f"{linger.opened} further secured messages{refused}"
+        )
     lines.append(
         "  timings: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in result.timings.items())
     )
     return lines
-
-
-def config_from_options(
-    *,
-    role: str,
-    listen: str | None,
-    connect: str | None,
-    passcode: int | None,
-    verifier: bytes | None,
-    salt: bytes | None,
-    iterations: int | None,
-    seed: int | None,
-    timeout_s: float,
-    expect_secured: bool,
-    send_secured: bool,
-    native: bool,
-    core_path: Path | None,
-    build_dir: Path,
-    memory_budget_bytes: int | None = Limits().memory_budget_bytes,
-) -> PeerConfig:
-    """A :class:`PeerConfig` from command-line text; bad addresses raise PeerConfigError."""
-    try:
-        listen_at = parse_endpoint(listen, allow_port_zero=True) if listen is not None else None
-        connect_to = parse_endpoint(connect) if connect is not None else None
-    except EndpointError as exc:
-        raise PeerConfigError(exc.message) from None
-    config = PeerConfig(
-        role=role,
-        listen=listen_at,
-        connect=connect_to,
-        passcode=passcode,
-        verifier=verifier,
-        salt=salt,
-        iterations=iterations,
-        seed=seed,
-        timeout_s=timeout_s,
-        expect_secured=expect_secured,
-        send_secured=send_secured,
-        native=native,
-        core_path=core_path,
-        build_dir=build_dir,
-        memory_budget_bytes=memory_budget_bytes,
-    )
-    prepare(config)
-    return config
-
-
-def prepare(config: PeerConfig) -> PeerPlan:
-    """Check that ``config`` makes a runnable peer; derive the commissionee's verifier."""
-    if config.role not in ROLES:
-        raise PeerConfigError(f"role must be one of {', '.join(ROLES)}, not {config.role!r}")
-    if not 0 < config.timeout_s <= MAX_TIMEOUT_S:
-        raise PeerConfigError(
-            f"--timeout must be between 0 and {MAX_TIMEOUT_S:g} seconds, not {config.timeout_s}"
-        )
-    if config.role == "commissioner":
-        return _prepare_commissioner(config)
-    return _prepare_commissionee(config)
-
-
-def _prepare_commissioner(config: PeerConfig) -> PeerPlan:
-    _refuse(config, "commissioner", verifier="--verifier", salt="--salt", iterations="--iterations")
-    if config.expect_secured:
-        raise PeerConfigError("--expect-secured is for the commissionee (use --send-secured)")
-    if config.connect is None:
-        raise PeerConfigError("the commissioner needs --connect HOST:PORT (the device)")
-    if config.passcode is None:
-        raise PeerConfigError("the commissioner needs --passcode")
-    _check_passcode(config.passcode)
-    bind = config.listen if config.listen is not None else _wildcard(config.connect)
-    return PeerPlan("commissioner", bind, config.connect, config.passcode, None, DEFAULT_SALT, 0)
-
-
-def _prepare_commissionee(config: PeerConfig) -> PeerPlan:
-    _refuse(config, "commissionee", connect="--connect")
-    if config.send_secured:
-        raise PeerConfigError("--send-secured is for the commissioner (use --expect-secured)")
-    if config.listen is None:
-        raise PeerConfigError("the commissionee needs --listen HOST:PORT (port 0: any)")
-    salt = config.salt if config.salt is not None else DEFAULT_SALT
-    iterations = config.iterations if config.iterations is not None else DEFAULT_ITERATIONS
-    try:
-        spake2p.validate_pbkdf_params(salt, iterations)
-    except CoreError as exc:
-        raise PeerConfigError(f"invalid PBKDF parameters: {exc}") from None
-    if (config.passcode is None) == (config.verifier is None):
-        raise PeerConfigError("the commissionee needs exactly one of --passcode or --verifier")
-    if config.passcode is not None:
-        _check_passcode(config.passcode)
-        verifier = spake2p.compute_verifier(config.passcode, salt, iterations)
-    else:
-        assert config.verifier is not None
-        verifier = config.verifier
-        try:
-            spake2p.parse_verifier(verifier)
-        except CoreError as exc:
-            raise PeerConfigError(f"invalid --verifier (w0 || L, 97 bytes): {exc}") from None
-    return PeerPlan(
-        "commissionee", config.listen, None, config.passcode, verifier, salt, iterations
-    )
-
-
-def _refuse(config: PeerConfig, role: str, **options: str) -> None:
-    for attribute, flag in options.items():
-        if getattr(config, attribute) is not None:
-            raise PeerConfigError(f"{flag} does not apply to the {role}")
-
-
-def _check_passcode(passcode: int) -> None:
-    try:
-        validate_passcode(passcode)
-    except CoreError as exc:
-        raise PeerConfigError(str(exc)) from None
-
-
-def _wildcard(endpoint: Endpoint) -> Endpoint:
-    try:
-        return wildcard_for(endpoint)
-    except HarnessError as exc:
-        raise PeerConfigError(exc.message) from None
 
 
 @dataclass
@@ -324,7 +194,15 @@ class _Session:
     clock: MonotonicClock
     deadline_ms: int
 
+    def poll(self) -> RoleStatus:
+        """Poll the core, then settle the datagram it was handed while not yet bound:
+        bind to its sender only if the core accepted it as a PBKDFParamRequest."""
+        status = self.role.poll()
+        self.udp.settle(accepted=status.state not in _NOT_ACCEPTED)
+        return status
+
     def wait_until(self, wake_ms: int | None) -> None:
+        """Block on the socket until a datagram arrives, ``wake_ms`` or the deadline."""
         now = self.clock.peek()
         target = self.deadline_ms if wake_ms is None else min(wake_ms, self.deadline_ms)
         self.udp.wait(max(0, target - now) / 1000)
@@ -378,8 +256,13 @@ def run_peer(
             deadline = clock.peek() + int(config.timeout_s * 1000)
             session = _Session(role, udp, clock, deadline)
             started = time.perf_counter()
-            status, secured, sealed, failure = _drive(session, plan, config, emit or _ignore)
+            status, secured, sealed, failure = _drive(
+                session, plan, config, emit or _ignore, timings
+            )
+            linger = _linger(session, status, plan.linger_ms)
             timings["run"] = time.perf_counter() - started
+            if linger.ms:
+                timings["linger"] = timings["run"] - timings.get("outcome", timings["run"])
             return PeerResult(
                 role=plan.role,
                 local=udp.local,
@@ -394,6 +277,7 @@ def run_peer(
                 seconds=timings["run"],
                 timings=timings,
                 events=_events(role),
+                linger=linger,
             )
     finally:
         if own_runtime and runtime is not None:
@@ -468,9 +352,32 @@ def _load_core(
 
 
 def _drive(
-    session: _Session, plan: PeerPlan, config: PeerConfig, say: Callable[[str], None]
+    session: _Session,
+    plan: PeerPlan,
+    config: PeerConfig,
+    say: Callable[[str], None],
+    timings: dict[str, float],
 ) -> tuple[RoleStatus | None, Opened | None, int | None, str | None]:
-    """The handshake, then what follows it; returns (status, opened, sealed, failure)."""
+    """The handshake, then what follows it; returns (status, opened, sealed, failure).
+
+    ``timings`` gains ``handshake`` (start to established or failed) and ``outcome``
+    (start to the moment the run's result was known, before lingering)."""
+    started = time.perf_counter()
+    try:
+        return _drive_role(session, plan, config, say, timings, started)
+    finally:
+        timings["outcome"] = time.perf_counter() - started
+        timings.setdefault("handshake", timings["outcome"])
+
+
+def _drive_role(
+    session: _Session,
+    plan: PeerPlan,
+    config: PeerConfig,
+    say: Callable[[str], None],
+    timings: dict[str, float],
+    started: float,
+) -> tuple[RoleStatus | None, Opened | None, int | None, str | None]:
     role = session.role
     status: RoleStatus | None = None
     try:
@@ -481,6 +388,7 @@ def _drive(
             assert plan.verifier is not None
             status = role.start_commissionee(plan.verifier, plan.salt, plan.iterations)
         status = _handshake(session)
+        timings["handshake"] = time.perf_counter() - started
         if not status.established:
             return status, None, None, _handshake_failure(session, status, config)
         say(success_line(session.udp.peer, status.transcript_hash))
@@ -501,10 +409,10 @@ def _drive(
 
 def _handshake(session: _Session) -> RoleStatus:
     """Poll, then sleep on the socket until the core's next timer or the timeout."""
-    status = session.role.poll()
+    status = session.poll()
     while not status.established and status.failure is None and not session.expired():
         session.wait_until(status.next_deadline_ms)
-        status = session.role.poll()
+        status = session.poll()
     return status
 
 
@@ -521,7 +429,7 @@ def _after_establishment(
             return status, None, f"cannot open the peer's secured message: {exc}"
         if opened is not None:
             return status, opened, None
-        status = role.poll()  # the core keeps secured datagrams it meets here for open()
+        status = session.poll()  # the core keeps secured datagrams it meets here for open()
         if status.failure is not None:
             return status, None, _core_failure(status)
         if not config.expect_secured and status.next_deadline_ms is None:
@@ -533,6 +441,67 @@ def _after_establishment(
             )
             return status, None, missing if config.expect_secured else None
         session.wait_until(status.next_deadline_ms)
+
+
+def _linger(session: _Session, status: RoleStatus | None, linger_ms: int) -> Linger:
+    """Keep polling the core for ``linger_ms`` after the outcome is known, so it can
+    acknowledge the peer's last message and answer a retransmission of it.
+
+    Nothing here changes the run's result: what the core refuses is only recorded. A peer
+    that never bound to anyone (nobody came) or a core that trapped does not linger.
+    """
+    linger = Linger()
+    if linger_ms <= 0 or status is None or not session.udp.bound:
+        return linger
+    role, counters = session.role, session.udp.counters
+    received, sent = counters.transport_receives, counters.transport_sends
+    started = session.clock.peek()
+    end = started + linger_ms
+    try:
+        while True:
+            if status.established:
+                linger.opened += _drain_secured(role, linger)
+            status = session.poll()
+            now = session.clock.peek()
+            if now >= end:
+                break
+            wake = status.next_deadline_ms
+            session.udp.wait(max(0, (end if wake is None else min(wake, end)) - now) / 1000)
+    except GuestTrap as exc:
+        _note(linger, str(exc))
+    except RoleError as exc:
+        _note(linger, f"{exc.kind}: {exc.core_message}")
+    linger.ms = max(1, session.clock.peek() - started)
+    linger.received = counters.transport_receives - received
+    linger.sent = counters.transport_sends - sent
+    return linger
+
+
+#: Refusals kept in :attr:`Linger.refused`.
+_MAX_LINGER_NOTES = 4
+#: ``open()`` calls in one turn of the linger loop, at most (a flood cannot pin it).
+MAX_OPENS_PER_TURN = 64
+
+
+def _drain_secured(role: RoleHandle, linger: Linger) -> int:
+    """Open the secured datagrams waiting (at most a socket's worth per call); the
+    number opened."""
+    opened = 0
+    for _ in range(MAX_OPENS_PER_TURN):
+        try:
+            message = role.open()
+        except RoleError as exc:
+            _note(linger, f"{exc.kind}: {exc.core_message}")
+            continue
+        if message is None:
+            break
+        opened += 1
+    return opened
+
+
+def _note(linger: Linger, text: str) -> None:
+    if len(linger.refused) < _MAX_LINGER_NOTES:
+        linger.refused.append(text)
 
 
 def _core_failure(status: RoleStatus) -> str:

@@ -3,10 +3,19 @@
 :class:`UdpTransport` has the transport seam's shape (``send`` / ``receive``, never
 blocking), so it can be linked to the core component or handed to the native
 :class:`~matter_core.endpoint.CoreEndpoint` exactly like the in-memory loopback. It adds
-what a real network needs: a peer address that a listening device learns from the first
-datagram it receives (it replies to the port the request came from, as Matter devices
-do), a filter that ignores datagrams from any other address, and :meth:`UdpTransport.wait`
-so a driver can sleep until a datagram arrives or a timer is due.
+what a real network needs, and :meth:`UdpTransport.wait` so a driver can sleep until a
+datagram arrives or a timer is due.
+
+A connecting controller is bound to the device's address from the start. A listening
+device is not bound to anyone until its core accepts a PBKDFParamRequest: until then it
+hands the core datagrams from any address **one at a time** (the next one only after the
+driver has settled the last, :meth:`~UdpTransport.settle`), and replies go to the sender of the
+datagram in hand (Matter devices answer the port a request came from). The driver, which
+reads the core's state, settles each one: accepted (the core moved past waiting for a
+PBKDFParamRequest) binds the transport to that sender; refused forgets it. A stranger's
+datagram therefore can neither lock the device onto the stranger nor shut out the real
+controller. Once bound, datagrams from any other address are dropped here and counted
+(:attr:`UdpStats.strangers`, per address in :attr:`UdpStats.stranger_sources`).
 
 Network failures never reach the guest as exceptions: a datagram the OS refuses is
 counted and ``send`` returns False, which the core treats like a lost datagram and
@@ -34,6 +43,9 @@ RECEIVE_BUFFER = 65_535
 #: Datagrams from other addresses skipped in one ``receive`` call before it gives up,
 #: so a flood from a stranger cannot keep the caller inside the seam.
 MAX_SKIPPED_PER_RECEIVE = 64
+#: Stranger addresses counted one by one; datagrams from further ones are counted only in
+#: the total (a flood from many source ports cannot grow the table without bound).
+MAX_STRANGER_SOURCES = 32
 
 LOCAL_TO_PEER = "local->peer"
 PEER_TO_LOCAL = "peer->local"
@@ -146,16 +158,42 @@ class UdpStats:
 
     sent: int = 0
     received: int = 0
-    ignored: int = 0
+    unbound: int = 0
+    """Datagrams handed to the core before the transport was bound to a sender."""
+    refused: int = 0
+    """Of those, the ones after which the core still waited (a stranger's, or junk)."""
+    strangers: int = 0
+    """Datagrams from other addresses than the bound peer, dropped here."""
     oversize: int = 0
     unaddressed: int = 0
     send_errors: int = 0
     receive_errors: int = 0
     last_error: str | None = None
+    stranger_sources: dict[Endpoint, int] = field(default_factory=dict)
+    """Dropped strangers' datagrams per source address (the first
+    :data:`MAX_STRANGER_SOURCES` addresses)."""
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain mapping (for reports)."""
         return {k: v for k, v in self.__dict__.items() if isinstance(v, int)}
+
+    def count_stranger(self, source: Endpoint) -> None:
+        """Count one dropped datagram from ``source``."""
+        self.strangers += 1
+        if source in self.stranger_sources or len(self.stranger_sources) < MAX_STRANGER_SOURCES:
+            self.stranger_sources[source] = self.stranger_sources.get(source, 0) + 1
+
+    def strangers_text(self) -> str:
+        """``N datagrams from M addresses (ADDR xK, ...)``, the busiest first, or "none"."""
+        if not self.strangers:
+            return "none"
+        top = sorted(self.stranger_sources.items(), key=lambda item: -item[1])[:3]
+        shown = ", ".join(f"{format_endpoint(a)} x{n}" for a, n in top)
+        more = "+" if len(self.stranger_sources) >= MAX_STRANGER_SOURCES else ""
+        return (
+            f"{self.strangers} datagrams from {len(self.stranger_sources)}{more} "
+            f"addresses ({shown})"
+        )
 
 
 @dataclass(eq=False)
@@ -163,10 +201,12 @@ class UdpTransport:
     """A non-blocking UDP socket with the transport seam's shape and a per-packet trace.
 
     ``bind`` picks the address family (IPv4 or IPv6) and the local port (0: ephemeral).
-    With ``peer`` given (a controller connecting to a device) every datagram goes there
-    and only datagrams from there are taken. With ``peer`` None (a listening device) the
-    first datagram received fixes the peer; datagrams from any other address are then
-    ignored and counted in :attr:`stats`.
+    With ``peer`` given (a controller connecting to a device) the transport is bound from
+    the start: every datagram goes there and only datagrams from there are taken. With
+    ``peer`` None (a listening device) :meth:`receive` hands out one datagram from any
+    address and then nothing until the driver calls :meth:`settle`, which binds the
+    transport to that datagram's sender (``peer`` is then set) or forgets it. Once bound,
+    datagrams from any other address are dropped and counted in :attr:`stats`.
     """
 
     bind: Endpoint
@@ -181,6 +221,9 @@ class UdpTransport:
         self._family = family
         self._peer_addr: Any = None
         self._peer_key: Endpoint | None = None
+        # Before binding: the sender of the datagram handed out and not yet settled.
+        self._candidate_addr: Any = None
+        self._candidate: Endpoint | None = None
         if self.peer is not None:
             _family, self._peer_addr = _resolve(self.peer, family, passive=False)
             self._peer_key = endpoint_of(self._peer_addr)
@@ -209,12 +252,14 @@ class UdpTransport:
         if len(data) > MAX_DATAGRAM:
             self.stats.oversize += 1
             return False
-        if self._peer_addr is None:
+        # Bound: the peer. Not yet: whoever sent the datagram the core is answering.
+        target = self._peer_addr if self._peer_addr is not None else self._candidate_addr
+        if target is None:
             # A listening device has nobody to answer yet.
             self.stats.unaddressed += 1
             return False
         try:
-            self._sock.sendto(data, self._peer_addr)
+            self._sock.sendto(data, target)
         except OSError as exc:
             self.stats.send_errors += 1
             self.stats.last_error = f"send: {exc.strerror or exc}"
@@ -224,7 +269,14 @@ class UdpTransport:
         return True
 
     def receive(self) -> bytes | None:
-        """The next datagram from the peer, or None when none is waiting (never blocks)."""
+        """The next datagram for the core, or None when none is waiting (never blocks).
+
+        Bound: the next datagram from the peer. Not bound: the next datagram from anyone,
+        but only when the previous one has been settled (:meth:`settle`).
+        """
+        if self._peer_key is None and self._candidate is not None:
+            self.counters.transport_empty_receives += 1
+            return None
         for _ in range(MAX_SKIPPED_PER_RECEIVE):
             try:
                 data, sockaddr = self._sock.recvfrom(RECEIVE_BUFFER)
@@ -236,15 +288,15 @@ class UdpTransport:
                 self.stats.last_error = f"receive: {exc.strerror or exc}"
                 break
             source = endpoint_of(sockaddr)
-            if self._peer_key is None:
-                self._peer_addr, self._peer_key = sockaddr, source
-                self.peer = source
-            elif source != self._peer_key:
-                self.stats.ignored += 1
+            if self._peer_key is not None and source != self._peer_key:
+                self.stats.count_stranger(source)
                 continue
             if len(data) > MAX_DATAGRAM:
                 self.stats.oversize += 1
                 continue
+            if self._peer_key is None:
+                self._candidate_addr, self._candidate = sockaddr, source
+                self.stats.unbound += 1
             self.stats.received += 1
             self.counters.transport_receives += 1
             self.counters.transport_receive_bytes += len(data)
@@ -254,6 +306,32 @@ class UdpTransport:
         return None
 
     # -- for the driver ----------------------------------------------------------
+
+    @property
+    def bound(self) -> bool:
+        """True once every datagram goes to, and is taken only from, one peer."""
+        return self._peer_key is not None
+
+    @property
+    def candidate(self) -> Endpoint | None:
+        """Not yet bound: the sender of the datagram handed out and not yet settled."""
+        return self._candidate
+
+    def settle(self, *, accepted: bool) -> None:
+        """Decide on the datagram handed out while not bound (no-op without one).
+
+        ``accepted`` (the core moved past waiting for a PBKDFParamRequest right after it)
+        binds the transport to its sender; otherwise the sender is forgotten, counted in
+        :attr:`UdpStats.refused`, and the next datagram from anyone may be handed out.
+        """
+        if self._peer_key is not None or self._candidate is None:
+            return
+        if accepted:
+            self._peer_addr, self._peer_key = self._candidate_addr, self._candidate
+            self.peer = self._candidate
+        else:
+            self.stats.refused += 1
+        self._candidate_addr, self._candidate = None, None
 
     def wait(self, timeout_s: float | None) -> bool:
         """Sleep until a datagram is waiting or ``timeout_s`` passes (None: no limit).

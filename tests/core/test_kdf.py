@@ -19,6 +19,7 @@ from matter_core.kdf import (
     hkdf_expand,
     hkdf_sha256,
     hmac_sha256,
+    pbkdf2_pure,
     pbkdf2_sha256,
     verify_hmac_sha256,
 )
@@ -227,6 +228,41 @@ def test_pbkdf2_thousand_iterations() -> None:
 def test_pbkdf2_rejects_too_few_iterations(iterations: int) -> None:
     with pytest.raises(ValueError):
         pbkdf2_sha256(b"pw", b"salt", iterations, 32)
+    with pytest.raises(ValueError):
+        pbkdf2_pure(b"pw", b"salt", iterations, 32)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    password=st.binary(max_size=100),
+    salt=st.binary(max_size=64),
+    iterations=st.integers(1, 50),
+    length=st.integers(1, 100),
+)
+def test_pure_pbkdf2_matches_cryptography(
+    password: bytes, salt: bytes, iterations: int, length: int
+) -> None:
+    # The loop the core component runs (its CPython has no hashlib.pbkdf2_hmac).
+    assert pbkdf2_pure(password, salt, iterations, length) == _pyca_pbkdf2(
+        password, salt, iterations, length
+    )
+
+
+def test_both_pbkdf2_paths_agree_at_matter_iteration_counts() -> None:
+    password = (20202021).to_bytes(4, "little")
+    for iterations in (1000, 10_000):
+        assert pbkdf2_pure(password, b"S" * 32, iterations, 80) == pbkdf2_sha256(
+            password, b"S" * 32, iterations, 80
+        )
+
+
+def test_pbkdf2_falls_back_to_the_pure_loop_without_openssl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matter_core import kdf
+
+    monkeypatch.setattr(kdf, "_OPENSSL_PBKDF2", None)
+    assert kdf.pbkdf2_sha256(b"passwd", b"salt", 1, 64) == _pyca_pbkdf2(b"passwd", b"salt", 1, 64)
 
 
 @pytest.mark.parametrize("length", [0, -5])

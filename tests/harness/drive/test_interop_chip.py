@@ -23,6 +23,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ from matter_core.message import (
 )
 from matter_core.pase_messages import PBKDFParamRequest, PBKDFParamResponse
 
-from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_SALT
+from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_LINGER_MS, DEFAULT_SALT
 from harness.seams.loopback import PacketRecord, transcript_digest
 from harness.seams.udp import LOCAL_TO_PEER, PEER_TO_LOCAL
 
@@ -200,8 +201,9 @@ def test_chip_controller_establishes_pase_with_our_commissionee(
     assert ack.protocol.opcode == SecureChannelOpcode.STANDALONE_ACK
     our_status = UnsecuredMessage.decode(handshake[-1].data)
     assert ack.protocol.ack_counter == our_status.header.message_counter
-    secured = SecuredMessage.split(trace[-1].data)
-    assert trace[-1].direction == PEER_TO_LOCAL
+    read_request = first_secured(trace)
+    assert read_request.direction == PEER_TO_LOCAL
+    secured = SecuredMessage.split(read_request.data)
     assert secured.header.session_id == response.responder_session_id
     opened = device["secured"]
     assert (opened["protocol_id"], opened["opcode"]) == (IM_PROTOCOL_ID, IM_READ_REQUEST)
@@ -209,12 +211,18 @@ def test_chip_controller_establishes_pase_with_our_commissionee(
     assert opened["payload"].startswith("15")  # an anonymous TLV structure (the request)
 
 
-def test_chip_controller_with_the_wrong_passcode_fails_on_both_sides(
-    sandbox: None,
-) -> None:
-    report = run_pair(
+@pytest.fixture(scope="module")
+def wrong_passcode(sandbox: None) -> dict[str, Any]:
+    """One pair run where the CHIP controller has the wrong passcode."""
+    return run_pair(
         "--passcode", str(PASSCODE), "--controller-passcode", str(PASSCODE + 1), "--timeout", "8"
     )
+
+
+def test_chip_controller_with_the_wrong_passcode_fails_on_both_sides(
+    wrong_passcode: dict[str, Any],
+) -> None:
+    report = wrong_passcode
     device, controller = report["device"], report["controller"]
     assert controller is not None, log_tail(report)
     assert not controller["established"] and controller["error"], log_tail(report)
@@ -223,7 +231,102 @@ def test_chip_controller_with_the_wrong_passcode_fails_on_both_sides(
     # CHIP's check of our cB fails and it says so with a StatusReport, which our core reads.
     assert "InvalidParameter" in device["failure"], device["failure"]
     trace = wire(report)
-    last = UnsecuredMessage.decode(trace[-1].data)
-    assert trace[-1].direction == PEER_TO_LOCAL
+    theirs = [p for p in trace if p.direction == PEER_TO_LOCAL]
+    last = UnsecuredMessage.decode(theirs[-1].data)
     assert last.protocol.opcode == SecureChannelOpcode.STATUS_REPORT
     assert not StatusReport.decode(last.payload).is_success
+
+
+# -- acknowledgements and strangers ---------------------------------------------------------
+
+#: A retransmission the CHIP stack actually sent (it logs "<<N" for the Nth resend; "??N"
+#: lines only schedule one): "(S)" on a secure session, "(U)" unsecured.
+CHIP_RESENT = re.compile(
+    r"<<\d+ \[E:\S+ with Node: .*\] \((?P<session>[SU])\) Msg Retransmission to"
+)
+
+
+def chip_resent(report: dict[str, Any], session: str) -> list[str]:
+    """The CHIP controller's log lines for retransmissions it sent on ``session`` (S / U)."""
+    return [
+        line
+        for line in report["controller_log"]
+        if (found := CHIP_RESENT.search(line)) and found.group("session") == session
+    ]
+
+
+def on_a_session(datagram: bytes) -> bool:
+    """Whether the message header names a session (a secured message): session id != 0."""
+    return int.from_bytes(datagram[1:3], "little") != 0
+
+
+def first_secured(trace: list[PacketRecord]) -> PacketRecord:
+    """The first datagram on the wire with a secure session id (CHIP's ReadRequest)."""
+    return next(p for p in trace if on_a_session(p.data))
+
+
+def test_chip_controllers_first_secured_message_is_acknowledged(sandbox: None) -> None:
+    # Needs the core's MRP acknowledgement of a secured message opened with R set.
+    report = run_pair("--host", "127.0.0.1", "--passcode", str(PASSCODE))
+    device = report["device"]
+    assert device["ok"], device["failure"]
+    assert device["linger"]["ms"] >= DEFAULT_LINGER_MS
+    trace = wire(report)
+    read_request = first_secured(trace)
+    copies = [p for p in trace if p.data == read_request.data]
+    after = trace[trace.index(read_request) + 1 :]
+    # We answered it on the session (our acknowledgement), and CHIP never resent it.
+    assert any(p.direction == LOCAL_TO_PEER and on_a_session(p.data) for p in after), (
+        "no secured datagram from us after the ReadRequest"
+    )
+    assert len(copies) == 1, f"CHIP sent its ReadRequest {len(copies)} times"
+    assert chip_resent(report, "S") == [], log_tail(report)
+    assert not any("Retransmission failure" in line for line in report["controller_log"])
+
+
+def test_chip_controllers_failure_status_report_is_acknowledged(
+    wrong_passcode: dict[str, Any],
+) -> None:
+    # Needs the core's MRP acknowledgement of a failure StatusReport that asks for one.
+    report = wrong_passcode
+    trace = wire(report)
+    theirs = [p for p in trace if p.direction == PEER_TO_LOCAL]
+    failure = UnsecuredMessage.decode(theirs[-1].data)
+    assert failure.protocol.opcode == SecureChannelOpcode.STATUS_REPORT
+    assert failure.protocol.needs_ack  # CHIP asks for an acknowledgement
+    ours_after = [
+        UnsecuredMessage.decode(p.data)
+        for p in trace[trace.index(theirs[-1]) + 1 :]
+        if p.direction == LOCAL_TO_PEER
+    ]
+    assert any(m.protocol.ack_counter == failure.header.message_counter for m in ours_after), (
+        "the failure StatusReport was never acknowledged"
+    )
+    assert [p.data for p in theirs].count(theirs[-1].data) == 1
+    assert chip_resent(report, "U") == [], log_tail(report)
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        "040000",  # the reviewer's: a header cut off before its security flags
+        # A well-formed unsecured StandaloneAck from node 0xABCDEF, counter 7, acking 1234.
+        "0400000007000000efcdab0000000000031055550000d2040000",
+    ],
+    ids=["truncated-security-flags", "standalone-ack"],
+)
+def test_a_stray_datagram_before_the_chip_controller_does_not_stop_it(
+    sandbox: None, stray: str
+) -> None:
+    # The truncated one needs the core's message layer to drop what is not for the session.
+    report = run_pair("--host", "127.0.0.1", "--passcode", str(PASSCODE), "--stray", stray)
+    device, controller = report["device"], report["controller"]
+    assert controller is not None, log_tail(report)
+    assert controller["established"] and controller["error"] is None, log_tail(report)
+    assert device["ok"], device["failure"]
+    assert device["udp"]["refused"] == 1
+    # The stray went to the core (it is in the trace, first); then the controller's.
+    trace = wire(report)
+    assert trace[0].data == bytes.fromhex(stray)
+    check_handshake_on_the_wire(trace[1:])
+    assert device["peer"] != device["local"]

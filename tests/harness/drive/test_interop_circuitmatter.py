@@ -44,7 +44,8 @@ from circuitmatter.utility import random as cm_random  # type: ignore[import-unt
 from loopback_net import ipv6_loopback_available
 
 from harness.drive.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
-from harness.drive.peer import PEER_PROBE, PeerConfig, PeerResult, run_peer
+from harness.drive.peer import PEER_PROBE, PeerResult, run_peer
+from harness.drive.peer_config import PeerConfig
 from harness.runtime.engine import Runtime
 from harness.seams.udp import LOCAL_TO_PEER, PEER_TO_LOCAL, Endpoint, UdpTransport
 from harness.wit import TransportSeam

@@ -22,12 +22,19 @@ import pytest
 from click.testing import CliRunner
 from loopback_net import ipv6_loopback_available
 from matter_core import spake2p
+from matter_core.message import (
+    MessageHeader,
+    ProtocolHeader,
+    SecureChannelOpcode,
+    UnsecuredMessage,
+)
 
 from harness.build.componentize import build_all
 from harness.cli.app import cli
-from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_SALT
+from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_LINGER_MS, DEFAULT_SALT
 from harness.drive.driver import PROBE_OPCODE, PROBE_PROTOCOL_ID
-from harness.drive.peer import PeerConfig, PeerConfigError, PeerResult, prepare, run_peer
+from harness.drive.peer import PeerResult, run_peer, summary_lines
+from harness.drive.peer_config import PeerConfig, PeerConfigError, prepare
 from harness.project import DEFAULT_BUILD_DIR
 from harness.seams.udp import LOCAL_TO_PEER, PEER_TO_LOCAL, Endpoint, UdpTransport
 from harness.wit import TransportSeam
@@ -99,8 +106,12 @@ def run_pair(
     wrap_device: Callable[[UdpTransport], TransportSeam] | None = None,
     wrap_controller: Callable[[UdpTransport], TransportSeam] | None = None,
     host: str = "127.0.0.1",
+    before_controller: Callable[[Endpoint], None] | None = None,
 ) -> tuple[PeerResult, PeerResult]:
-    """Run the device in a thread, then the controller here; both results."""
+    """Run the device in a thread, then the controller here; both results.
+
+    ``before_controller`` is called with the device's address once it listens, before
+    the controller starts (to send it something from elsewhere first)."""
     ready = threading.Event()
     box: dict[str, object] = {}
 
@@ -122,6 +133,8 @@ def run_pair(
         raise AssertionError(f"commissionee failed to start: {box['error']!r}")
     address = box["address"]
     assert isinstance(address, tuple)
+    if before_controller is not None:
+        before_controller((host, address[1]))
     result = run_peer(controller((host, address[1])), wrap_transport=wrap_controller)
     thread.join(30)
     assert not thread.is_alive(), "the commissionee did not finish"
@@ -214,6 +227,16 @@ def native_transcript() -> bytes:
             ),
             "--timeout must be between 0 and",
         ),
+        (
+            PeerConfig(role="commissionee", listen=("127.0.0.1", 0), passcode=1, linger_ms=-1),
+            "--linger must be between 0 and 60000 ms",
+        ),
+        (
+            PeerConfig(
+                role="commissioner", connect=("127.0.0.1", 5540), passcode=1, linger_ms=60_001
+            ),
+            "--linger must be between 0 and 60000 ms",
+        ),
     ],
 )
 def test_prepare_rejects_configs_that_cannot_run(config: PeerConfig, message: str) -> None:
@@ -225,6 +248,8 @@ def test_prepare_derives_the_verifier_and_a_matching_bind_address() -> None:
     plan = prepare(DEVICE)
     assert plan.verifier == spake2p.compute_verifier(PASSCODE, DEFAULT_SALT, DEFAULT_ITERATIONS)
     assert (plan.salt, plan.iterations) == (DEFAULT_SALT, DEFAULT_ITERATIONS)
+    assert plan.linger_ms == DEFAULT_LINGER_MS == 513  # ceil(300 * 1.1 * 1.25) + 100
+    assert prepare(replace(DEVICE, linger_ms=0)).linger_ms == 0
     assert prepare(controller_for(("127.0.0.1", 5540))).bind == ("0.0.0.0", 0)
     assert prepare(controller_for(("::1", 5540))).bind == ("::", 0)
 
@@ -411,7 +436,7 @@ def test_component_peers_complete_pase_over_udp(
     assert device.secured is not None
     assert (device.secured.protocol_id, device.secured.opcode) == (PROBE_PROTOCOL_ID, PROBE_OPCODE)
     assert controller.counters.clock_reads > 0 and controller.counters.entropy_calls > 0
-    assert device.udp.ignored == 0 and controller.udp.send_errors == 0
+    assert device.udp.strangers == 0 and controller.udp.send_errors == 0
 
 
 @pytest.mark.slow
@@ -540,6 +565,11 @@ def test_cli_peers_in_two_processes(core_path: Path, tmp_path: Path) -> None:
             device.wait()
     assert result.exit_code == 0, result.output
     assert device.returncode == 0, err
+    # The commissioner binds like a UDP client and says so (it does not listen).
+    assert "LISTENING" not in result.output
+    assert f"CONNECTING 127.0.0.1:{port} role=commissioner from=0.0.0.0:" in result.output
+    assert "(UDP client)" in result.output
+    assert "  linger: " in out  # it stayed up to acknowledge what came last
     controller_ok = [line for line in result.output.splitlines() if "PASE-RUNS-OK" in line]
     device_ok = [line for line in out.splitlines() if "PASE-RUNS-OK" in line]
     assert len(controller_ok) == len(device_ok) == 1
@@ -553,3 +583,188 @@ def test_cli_peers_in_two_processes(core_path: Path, tmp_path: Path) -> None:
         LOCAL_TO_PEER
     ] * 2
     assert all(len(bytes.fromhex(r["bytes"])) == r["size"] for r in records)
+
+
+# -- strangers and lingering ----------------------------------------------------------------
+
+
+def standalone_ack(counter: int = 7, acked: int = 1234) -> bytes:
+    """A well-formed unsecured StandaloneAck, as any host on the network could send."""
+    return UnsecuredMessage(
+        MessageHeader(session_id=0, message_counter=counter, source_node_id=0xABCDEF),
+        ProtocolHeader(
+            opcode=SecureChannelOpcode.STANDALONE_ACK,
+            exchange_id=0x5555,
+            initiator=True,
+            ack_counter=acked,
+        ),
+    ).encode()
+
+
+class Stranger:
+    """A UDP socket on another port than the controller's, sending datagrams to the device."""
+
+    def __init__(self, *datagrams: bytes) -> None:
+        self.datagrams = datagrams
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.address: Endpoint = self.sock.getsockname()
+
+    def __call__(self, device: Endpoint) -> None:
+        for datagram in self.datagrams:
+            self.sock.sendto(datagram, device)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.network
+def test_a_stray_datagram_before_the_controller_does_not_lock_the_commissionee() -> None:
+    # Another host speaks first (a well-formed message, not a PBKDFParamRequest): the
+    # device hands it to the core, which keeps waiting, so nobody is bound; the real
+    # controller's request then binds the session to the controller.
+    stranger = Stranger(standalone_ack())
+    try:
+        device, controller = run_pair(
+            replace(DEVICE, native=True),
+            lambda a: controller_for(a, native=True),
+            before_controller=stranger,
+        )
+    finally:
+        stranger.close()
+    assert device.ok and controller.ok, (device.failure, controller.failure)
+    assert device.peer == ("127.0.0.1", controller.local[1]) != stranger.address
+    assert device.transcript_hash == controller.transcript_hash
+    assert device.udp.unbound == 2 and device.udp.refused == 1
+    assert device.udp.strangers == 0
+
+
+@pytest.mark.network
+@pytest.mark.parametrize(
+    "stray",
+    [b"\x04\x00\x00", b"", bytes(range(40)), standalone_ack()[:-1]],
+    ids=["truncated-security-flags", "empty", "junk", "truncated-ack"],
+)
+def test_malformed_datagrams_before_the_controller_do_not_stop_the_commissionee(
+    stray: bytes,
+) -> None:
+    # Needs the core's message layer to drop (not fail on) what is not for the session.
+    stranger = Stranger(stray, stray)
+    try:
+        device, controller = run_pair(
+            replace(DEVICE, native=True),
+            lambda a: controller_for(a, native=True),
+            before_controller=stranger,
+        )
+    finally:
+        stranger.close()
+    assert device.ok and controller.ok, (device.failure, controller.failure)
+    assert device.transcript_hash == controller.transcript_hash
+    assert device.udp.refused == 2
+
+
+class StrangerOnBinding:
+    """A transport wrapper that, the moment the device binds to its controller, makes a
+    stranger send ``count`` datagrams (junk and a copy of the controller's request)."""
+
+    def __init__(self, inner: UdpTransport, count: int) -> None:
+        self.inner = inner
+        self.count = count
+        self.stranger = Stranger()
+        self.sent = 0
+        self.first: bytes | None = None
+
+    def send(self, datagram: bytes) -> bool:
+        return self.inner.send(datagram)
+
+    def receive(self) -> bytes | None:
+        datagram = self.inner.receive()
+        if self.first is None and datagram is not None:
+            self.first = datagram
+        if self.inner.bound and self.sent == 0 and self.first is not None:
+            for i in range(self.count):
+                junk = self.first if i % 2 else bytes([0x04, i & 0xFF, 0])
+                self.stranger.sock.sendto(junk, self.inner.local)
+            self.sent = self.count
+        return datagram
+
+
+@pytest.mark.network
+def test_strangers_after_binding_are_dropped_at_the_socket_and_counted(
+    native_transcript: bytes,
+) -> None:
+    holder: dict[str, StrangerOnBinding] = {}
+
+    def hostile(udp: UdpTransport) -> TransportSeam:
+        holder["w"] = StrangerOnBinding(udp, 20)
+        return holder["w"]
+
+    try:
+        device, controller = run_pair(
+            replace(DEVICE, native=True),
+            lambda a: controller_for(a, native=True),
+            wrap_device=hostile,
+        )
+    finally:
+        if "w" in holder:
+            holder["w"].stranger.close()
+    wrapper = holder["w"]
+    assert device.ok and controller.ok, (device.failure, controller.failure)
+    assert device.transcript_hash == native_transcript
+    assert wrapper.sent == 20
+    # Not one reached the core: each was dropped at the socket, by address.
+    assert device.udp.strangers == 20
+    assert device.udp.stranger_sources == {wrapper.stranger.address: 20}
+    assert device.udp.unbound == 1 and device.udp.refused == 0
+    assert (
+        device.status is not None and device.status.datagrams_received == 4
+    )  # request, Pake1, Pake3, ack
+    assert device.peer == ("127.0.0.1", controller.local[1])
+    summary = "\n".join(summary_lines(device))
+    assert "strangers (dropped at the socket): 20 datagrams from 1 addresses" in summary
+
+
+@pytest.mark.network
+def test_the_commissioner_lingers_to_acknowledge_a_retransmitted_status_report() -> None:
+    # The commissioner's fourth send (its ack of the device's success StatusReport) is
+    # lost: the device retransmits the StatusReport after one MRP interval, and the
+    # commissioner, lingering, acknowledges it again.
+    holder: dict[str, DropSends] = {}
+
+    def lossy(udp: UdpTransport) -> TransportSeam:
+        holder["drop"] = DropSends(udp, {3})
+        return holder["drop"]
+
+    device, controller = run_pair(
+        replace(DEVICE, native=True),
+        lambda a: controller_for(a, native=True),
+        wrap_controller=lossy,
+    )
+    assert device.ok and controller.ok, (device.failure, controller.failure)
+    assert len(holder["drop"].dropped) == 1
+    assert controller.linger.ms >= DEFAULT_LINGER_MS
+    assert controller.linger.received == 1 and controller.linger.sent == 1
+    assert controller.linger.refused == []
+    # The device saw its StatusReport acknowledged (and stopped waiting for it).
+    assert device.status is not None and device.status.next_deadline_ms is None
+    statuses = [p.data for p in device.trace if p.direction == LOCAL_TO_PEER][2:]
+    assert len(statuses) == 2 and statuses[0] == statuses[1]
+    assert any(line.startswith("  linger: ") for line in summary_lines(controller))
+
+
+@pytest.mark.network
+def test_linger_zero_ends_the_run_with_the_outcome() -> None:
+    device, controller = run_pair(
+        replace(DEVICE, native=True, linger_ms=0),
+        lambda a: replace(controller_for(a, native=True), linger_ms=0),
+    )
+    assert device.ok and controller.ok
+    assert device.linger.ms == controller.linger.ms == 0
+    assert "linger" not in controller.timings
+    assert not any(line.startswith("  linger: ") for line in summary_lines(controller))
+
+
+@pytest.mark.network
+def test_a_commissionee_nobody_came_to_does_not_linger() -> None:
+    result = run_peer(replace(DEVICE, native=True, timeout_s=0.2))
+    assert not result.ok and result.linger.ms == 0

@@ -16,9 +16,11 @@ from harness.seams.counters import SeamCounters
 from harness.seams.loopback import MAX_DATAGRAM
 from harness.seams.udp import (
     LOCAL_TO_PEER,
+    MAX_STRANGER_SOURCES,
     PEER_TO_LOCAL,
     EndpointError,
     UdpSocketError,
+    UdpStats,
     UdpTransport,
     endpoint_of,
     format_endpoint,
@@ -136,6 +138,7 @@ def test_two_transports_exchange_datagrams(pair: tuple[UdpTransport, UdpTranspor
     device, controller = pair
     assert controller.send(b"request")
     assert receive_within(device) == b"request"
+    device.settle(accepted=True)
     assert device.peer == controller.local
     assert device.send(b"response")
     assert receive_within(controller) == b"response"
@@ -153,10 +156,103 @@ def test_listener_learns_the_peer_and_replies_to_its_port() -> None:
             client.settimeout(2)
             client.sendto(b"hello", device.local)
             assert receive_within(device) == b"hello"
-            assert device.peer == client.getsockname()
+            assert device.candidate == client.getsockname() and device.peer is None
+            # The reply goes to the sender in hand, before anything is settled...
             assert device.send(b"back")
             data, source = client.recvfrom(2048)
-    assert (data, source) == (b"back", device.local)
+            assert (data, source) == (b"back", device.local)
+            # ...and accepting it binds the transport to that sender.
+            device.settle(accepted=True)
+            assert device.bound and device.peer == client.getsockname()
+            assert device.candidate is None
+    assert device.stats.unbound == 1 and device.stats.refused == 0
+
+
+@pytest.mark.network
+def test_listener_hands_out_one_datagram_at_a_time_until_settled() -> None:
+    with (
+        UdpTransport(LOOPBACK) as device,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second,
+    ):
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        first.sendto(b"one", device.local)
+        second.sendto(b"two", device.local)
+        assert receive_within(device) == b"one"
+        # Not settled: nothing more, though "two" is waiting on the socket.
+        assert device.receive() is None
+        assert device.wait(2.0) is True
+        assert device.receive() is None
+        device.settle(accepted=False)
+        assert not device.bound and device.candidate is None
+        assert receive_within(device) == b"two"
+        assert device.candidate == second.getsockname()
+        device.settle(accepted=True)
+        assert device.peer == second.getsockname()
+    assert device.stats.unbound == 2 and device.stats.refused == 1
+    assert device.stats.strangers == 0
+
+
+@pytest.mark.network
+def test_a_refused_stranger_does_not_lock_the_listener() -> None:
+    # The stranger speaks first; the driver refuses it; the controller's datagram is
+    # then taken, the transport binds to it, and the stranger is dropped from then on.
+    with (
+        UdpTransport(LOOPBACK) as device,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger,
+    ):
+        stranger.bind(("127.0.0.1", 0))
+        controller = UdpTransport(LOOPBACK, device.local)
+        try:
+            stranger.sendto(b"\x04\x00\x00", device.local)
+            assert receive_within(device) == b"\x04\x00\x00"
+            device.settle(accepted=False)
+            controller.send(b"request")
+            assert receive_within(device) == b"request"
+            device.settle(accepted=True)
+            for _ in range(3):
+                stranger.sendto(b"intruder", device.local)
+            controller.send(b"next")
+            assert receive_within(device) == b"next"
+            assert device.send(b"reply")
+            assert receive_within(controller) == b"reply"
+        finally:
+            controller.close()
+        stranger_address = stranger.getsockname()
+    assert device.peer == controller.local
+    assert device.stats.strangers == 3
+    assert device.stats.stranger_sources == {stranger_address: 3}
+    assert device.stats.refused == 1
+    assert device.stats.strangers_text() == (
+        f"3 datagrams from 1 addresses ({format_endpoint(stranger_address)} x3)"
+    )
+
+
+@pytest.mark.network
+def test_settle_without_a_datagram_in_hand_or_once_bound_changes_nothing(
+    pair: tuple[UdpTransport, UdpTransport],
+) -> None:
+    device, controller = pair
+    device.settle(accepted=True)
+    assert not device.bound and device.stats.refused == 0
+    controller.settle(accepted=False)  # connected from the start: bound already
+    assert controller.bound and controller.peer == device.local
+
+
+def test_stranger_sources_are_bounded() -> None:
+    stats = UdpStats()
+    for port in range(1, MAX_STRANGER_SOURCES + 10):
+        stats.count_stranger(("10.0.0.1", port))
+    stats.count_stranger(("10.0.0.1", 1))
+    assert stats.strangers == MAX_STRANGER_SOURCES + 10
+    assert len(stats.stranger_sources) == MAX_STRANGER_SOURCES
+    assert stats.stranger_sources[("10.0.0.1", 1)] == 2
+    assert stats.strangers_text().startswith(
+        f"{MAX_STRANGER_SOURCES + 10} datagrams from {MAX_STRANGER_SOURCES}+ addresses "
+        "(10.0.0.1:1 x2, "
+    )
+    assert UdpStats().strangers_text() == "none"
 
 
 @pytest.mark.network
@@ -166,6 +262,7 @@ def test_datagrams_from_a_third_address_are_ignored_and_counted(
     device, controller = pair
     controller.send(b"first")
     assert receive_within(device) == b"first"
+    device.settle(accepted=True)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
         stranger.sendto(b"intruder", device.local)
         stranger.sendto(b"intruder again", controller.local)
@@ -174,8 +271,8 @@ def test_datagrams_from_a_third_address_are_ignored_and_counted(
         assert receive_within(device) == b"second"
         device.send(b"reply")
         assert receive_within(controller) == b"reply"
-    assert device.stats.ignored == 1
-    assert controller.stats.ignored == 1
+    assert device.stats.strangers == 1
+    assert controller.stats.strangers == 1
     assert device.stats.received == 2
     assert [p.data for p in device.trace] == [b"first", b"second", b"reply"]
 
@@ -225,6 +322,7 @@ def test_oversize_datagrams_are_counted_not_raised(
         raw.bind(("127.0.0.1", 0))
         raw.sendto(b"small", device.local)
         assert receive_within(device) == b"small"
+        device.settle(accepted=True)
         raw.sendto(b"y" * (MAX_DATAGRAM + 1), device.local)
         raw.sendto(b"after", device.local)
         assert receive_within(device) == b"after"
@@ -296,6 +394,7 @@ def test_ipv6_loopback_exchange() -> None:
         with UdpTransport(("::1", 0), target) as controller:
             assert controller.send(b"v6 request")
             assert receive_within(device) == b"v6 request"
+            device.settle(accepted=True)
             assert device.peer == controller.local
             assert device.send(b"v6 response")
             assert receive_within(controller) == b"v6 response"
