@@ -14,6 +14,7 @@ from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     announce,
     build_dir_option,
+    faults_option,
     hex_bytes,
     limit_options,
     limits_from,
@@ -28,6 +29,7 @@ from harness.wit import ROLES
 
 if TYPE_CHECKING:
     from harness.drive import RunConfig, RunReport
+    from harness.seams import FaultPlan
     from harness.supply import TrustSettings
 
 
@@ -63,11 +65,13 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Run across this composed graph (composed on the fly, cached by input digests).",
 )
+@faults_option
 @build_dir_option
 @trust_options
 @limit_options
 def run(
     graph: Path | None,
+    faults: FaultPlan | None,
     seed: int | None,
     passcode: int,
     salt: bytes | None,
@@ -91,7 +95,9 @@ def run(
 
     Prints a line starting PASE-RUNS-OK with the transcript hash on success. Every
     component is verified before it is compiled; one that fails its signature check is
-    refused (exit 1).
+    refused (exit 1). With --faults the link between the roles (the host loopback, or
+    the transport component in --graph runs) applies seeded faults to the handshake and
+    the counts of each fault applied are printed.
     """
     from harness.drive import RunConfig, run_native
     from harness.seams import write_trace
@@ -103,6 +109,7 @@ def run(
         iterations=iterations,
         wrong_passcode=wrong_passcode,
         real_clock=real_clock,
+        faults=faults,
         limits=limits_from(
             fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
         ),
@@ -309,6 +316,9 @@ def _print_report(report: RunReport) -> None:
             f"  seams {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
+    if report.faults is not None:
+        plan = report.config.faults.text() if report.config.faults is not None else "none"
+        click.echo(f"  faults ({plan}): {report.faults.line()}")
     for line in outcome.secure_probe:
         click.echo(f"  secure session: {line}")
     if report.transport_stats:
