@@ -29,7 +29,7 @@ from harness.wit import ROLES
 
 if TYPE_CHECKING:
     from harness.drive import RunConfig, RunReport
-    from harness.seams import FaultPlan
+    from harness.seams import FaultPlan, FaultyDatagramTransport, UdpTransport
     from harness.supply import TrustSettings
 
 
@@ -201,6 +201,7 @@ def _run_in_components(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the packet trace as JSON lines.",
 )
+@faults_option
 @memory_budget_option
 @build_dir_option
 @trust_options
@@ -219,6 +220,7 @@ def peer(
     native: bool,
     core_path: Path | None,
     trace_file: Path | None,
+    faults: FaultPlan | None,
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -228,7 +230,10 @@ def peer(
     """Run one PASE role against a real Matter peer over UDP.
 
     Prints PASE-RUNS-OK peer=ADDR transcript=HEX once the session is established;
-    exits 1 with the core's failure text when the handshake fails or times out.
+    exits 1 with the core's failure text when the handshake fails or times out. With
+    --faults the datagrams this side sends and receives go through the seeded link fault
+    model (seeded from --seed, else from the OS), for the whole run, and the counts of
+    each fault applied are printed at the end.
     """
     from harness.drive import config_from_options, run_peer, summary_lines
     from harness.seams import format_endpoint, write_trace
@@ -260,8 +265,14 @@ def peer(
     if not native:
         chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
         announce(chain)
+    faulty = _FaultLayers(faults, seed)
     result = run_peer(
-        config, supply_chain=chain, on_ready=ready, emit=click.echo, progress=progress
+        config,
+        supply_chain=chain,
+        on_ready=ready,
+        emit=click.echo,
+        progress=progress,
+        wrap_transport=faulty.wrap if faults is not None else None,
     )
     if chain is not None:
         verified_lines(chain)
@@ -271,8 +282,33 @@ def peer(
         click.echo(f"PASE-FAILED role={role} peer={result.peer_text}: {result.failure}", err=True)
     for line in summary_lines(result):
         click.echo(line)
+    for layer in faulty.layers:
+        click.echo(f"  faults ({layer.faults.plan.text()}): {layer.faults.counts.line()}")
     if not result.ok:
         sys.exit(EXIT_FAILED)
+
+
+class _FaultLayers:
+    """Puts the seeded link fault model between the peer's core and its UDP socket."""
+
+    def __init__(self, plan: FaultPlan | None, seed: int | None) -> None:
+        self.plan = plan
+        self.seed = seed
+        self.layers: list[FaultyDatagramTransport] = []
+
+    def wrap(self, udp: UdpTransport) -> FaultyDatagramTransport:
+        from harness.seams import (
+            FaultPlan,
+            FaultyDatagramTransport,
+            LinkFaults,
+            MonotonicClock,
+            fault_seed_material,
+        )
+
+        faults = LinkFaults(self.plan or FaultPlan(), fault_seed_material(self.seed))
+        layer = FaultyDatagramTransport(udp, faults, udp.clock or MonotonicClock())
+        self.layers.append(layer)
+        return layer
 
 
 def _print_report(report: RunReport) -> None:

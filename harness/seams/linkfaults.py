@@ -107,8 +107,9 @@ class FaultPlan:
         )
 
     def text(self) -> str:
-        """The plan in the ``k=v,k=v`` syntax (only the faults it applies)."""
-        parts = [f"{key}={getattr(self, key):g}" for key in RATE_KEYS if getattr(self, key)]
+        """The plan in the ``k=v,k=v`` syntax (only the faults it applies); parsing it
+        gives the same plan (rates are written in full: ``repr`` round-trips a float)."""
+        parts = [f"{key}={getattr(self, key)!r}" for key in RATE_KEYS if getattr(self, key)]
         if self.delay_ms:
             parts.append(f"{DELAY_KEY}={self.delay_ms}")
         return ",".join(parts) or "none"

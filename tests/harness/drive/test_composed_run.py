@@ -30,6 +30,7 @@ from harness.project import DEFAULT_BUILD_DIR, PROJECT_ROOT
 from harness.runtime.engine import Runtime
 from harness.wasm_binary import component_imports, read_manifest
 from harness.wit import CLOCK, COMMISSIONEE_EXPORT, COMMISSIONER_EXPORT, ENTROPY, ROLES, TRANSPORT
+from harness.wit import TRANSPORT_FAULTS_EXPORT
 from harness.wit import TRANSPORT_STATS_EXPORT as STATS_EXPORT
 
 slow = pytest.mark.slow
@@ -216,6 +217,7 @@ def test_composed_component_imports_only_clock_and_entropy(
         COMMISSIONER_EXPORT,
         COMMISSIONEE_EXPORT,
         STATS_EXPORT,
+        TRANSPORT_FAULTS_EXPORT,
     }
 
 
