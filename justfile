@@ -46,6 +46,7 @@ bench:
     python benchmarks/bench_core_crypto.py
     python benchmarks/bench_components.py
     python benchmarks/bench_composition.py
+    python benchmarks/bench_faults.py
 
 # quick benchmarks (fewer repetitions)
 bench-quick:
@@ -53,6 +54,7 @@ bench-quick:
     python benchmarks/bench_core_crypto.py
     python benchmarks/bench_components.py --quick
     python benchmarks/bench_composition.py --quick
+    python benchmarks/bench_faults.py --quick
 
 # the CI gate: evidence per claim, Markdown report
 gate:

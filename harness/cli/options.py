@@ -14,7 +14,7 @@ import click
 
 from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime import Limits
-from harness.seams.linkfaults import FaultPlan, FaultPlanError, parse_fault_plan
+from harness.seams import FaultPlan, FaultPlanError, parse_fault_plan
 from harness.supply import (
     SIGNING_KEY_ENV,
     TRUST_MODE_ENV,
@@ -36,9 +36,7 @@ def hex_bytes(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         raise click.BadParameter("must be hex, e.g. 5350414b453250204b65792053616c74") from None
 
 
-def fault_plan(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> FaultPlan | None:
+def fault_plan(_ctx: click.Context, _param: click.Parameter, value: str | None) -> FaultPlan | None:
     if value is None:
         return None
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.runtime import Limits
-from harness.seams.linkfaults import FaultPlan
+from harness.seams import FaultPlan
 
 DEFAULT_PASSCODE = 20202021
 DEFAULT_SALT = b"SPAKE2P Key Salt"

@@ -33,9 +33,10 @@ Generate call of :data:`DECISION_BYTES` bytes, read as six big-endian u32 values
 
 :meth:`LinkFaults.calm` ends the faults (the driver calls it once the handshake is over,
 before the secure-session probes, which have no retransmission): later datagrams pass
-at once and draw nothing. Decisions depend only on the plan, the seed material and the send's index, never on
-when the receiver looks. Datagrams a run injects (:meth:`LinkFaults.inject`, the link
-adversary) draw nothing and are counted as ``injected``.
+at once and draw nothing. Decisions depend only on the plan, the seed material and the
+send's index, never on when the receiver looks. Datagrams a run injects
+(:meth:`LinkFaults.inject`, the link adversary) draw nothing and are counted as
+``injected``.
 """
 
 from __future__ import annotations

@@ -29,8 +29,15 @@ from harness.drive.placements import RunReport, run_component, run_native
 from harness.project import DEFAULT_BUILD_DIR, PROJECT_ROOT
 from harness.runtime.engine import Runtime
 from harness.wasm_binary import component_imports, read_manifest
-from harness.wit import CLOCK, COMMISSIONEE_EXPORT, COMMISSIONER_EXPORT, ENTROPY, ROLES, TRANSPORT
-from harness.wit import TRANSPORT_FAULTS_EXPORT
+from harness.wit import (
+    CLOCK,
+    COMMISSIONEE_EXPORT,
+    COMMISSIONER_EXPORT,
+    ENTROPY,
+    ROLES,
+    TRANSPORT,
+    TRANSPORT_FAULTS_EXPORT,
+)
 from harness.wit import TRANSPORT_STATS_EXPORT as STATS_EXPORT
 
 slow = pytest.mark.slow

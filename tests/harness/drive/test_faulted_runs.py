@@ -95,9 +95,7 @@ def test_an_empty_plan_changes_nothing() -> None:
 
 
 def test_the_seed_chooses_the_faults() -> None:
-    logs = {
-        seed: run_native(RunConfig(seed=seed, faults=ISSUE_PLAN)).fault_log for seed in (7, 8)
-    }
+    logs = {seed: run_native(RunConfig(seed=seed, faults=ISSUE_PLAN)).fault_log for seed in (7, 8)}
     assert logs[7] != logs[8]
 
 
@@ -122,7 +120,7 @@ def test_delay_is_virtual_time() -> None:
     handshake = len(plain.trace) - 2
     assert len(delayed.trace) == len(plain.trace)
     assert delayed.faults is not None and delayed.faults.delayed == handshake
-    # PASE is six messages in strict turn (Matter Core Specification 1.3, section 4.14.1):
+    # PASE is six messages in strict turn (Matter Core Specification 1.0, section 4.13.1):
     # PBKDFParamRequest, PBKDFParamResponse, Pake1, Pake2, Pake3, StatusReport.
     assert delayed.outcome.virtual_ms >= 40 * 6 > plain.outcome.virtual_ms
     releases = [e.detail - e.at_ms for e in delayed.fault_log]

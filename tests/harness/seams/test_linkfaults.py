@@ -275,7 +275,9 @@ def test_injection_is_counted_delivered_now_and_draws_nothing() -> None:
         injected.submit(i % 2, bytes([i]) * 8, i)
     assert injected.counts.injected == 10
     assert [e for e in injected.log if e.kind != "injected"] == plain.log
-    assert [e for e in injected.log if e.kind == "injected"][1] == FaultEvent(1, 1, 3, "injected", 5)
+    assert [e for e in injected.log if e.kind == "injected"][1] == FaultEvent(
+        1, 1, 3, "injected", 5
+    )
 
 
 def test_calm_stops_the_draws() -> None:
@@ -369,7 +371,7 @@ def test_the_guest_model_decides_exactly_as_the_host(
 
 def test_the_guest_names_the_same_constants_and_kinds() -> None:
     assert GUEST.KINDS == FAULT_KINDS == tuple(FaultCounts().as_dict())
-    assert GUEST.FAULT_STREAM == FAULT_STREAM.encode()
+    assert FAULT_STREAM.encode() == GUEST.FAULT_STREAM
     assert GUEST.DECISION_BYTES == DECISION_BYTES
     assert GUEST.REORDER_HOLD_MS == REORDER_HOLD_MS
     assert GUEST.FAULT_LOG_LIMIT == FAULT_LOG_LIMIT
