@@ -17,8 +17,12 @@ EXPORTS = {
     "DEFAULT_PASSCODE": "config",
     "DEFAULT_SALT": "config",
     "DEFAULT_SEED": "config",
+    "GraphLink": "composed",
     "HandshakeOutcome": "driver",
     "HandshakeParams": "driver",
+    "Injector": "driver",
+    "Link": "driver",
+    "LinkAdversary": "driver",
     "NativeRole": "roles",
     "PeerConfig": "peer",
     "PeerConfigError": "peer",
@@ -47,7 +51,7 @@ EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
-    from harness.drive.composed import run_composed
+    from harness.drive.composed import GraphLink, run_composed
     from harness.drive.config import (
         DEFAULT_ITERATIONS,
         DEFAULT_PASSCODE,
@@ -59,6 +63,9 @@ if TYPE_CHECKING:
     from harness.drive.driver import (
         HandshakeOutcome,
         HandshakeParams,
+        Injector,
+        Link,
+        LinkAdversary,
         describe_failure,
         drive_handshake,
         prove_secure_session,
@@ -87,8 +94,12 @@ __all__ = [
     "DEFAULT_SALT",
     "DEFAULT_SEED",
     "ComponentRole",
+    "GraphLink",
     "HandshakeOutcome",
     "HandshakeParams",
+    "Injector",
+    "Link",
+    "LinkAdversary",
     "NativeRole",
     "PeerConfig",
     "PeerConfigError",

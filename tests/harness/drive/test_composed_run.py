@@ -274,8 +274,8 @@ def test_cli_compose_writes_the_graph_and_prints_its_imports(
     assert result.exit_code == 0, result.output
     assert f"  imports: {CLOCK}, {ENTROPY}\n" in result.stdout
     assert (
-        f"  exports: {COMMISSIONER_EXPORT}, {COMMISSIONEE_EXPORT}, {STATS_EXPORT}\n"
-        in result.stdout
+        f"  exports: {COMMISSIONER_EXPORT}, {COMMISSIONEE_EXPORT}, {STATS_EXPORT}, "
+        f"{TRANSPORT_FAULTS_EXPORT}\n" in result.stdout
     )
     assert f"wrote {output} ({output.stat().st_size} bytes" in result.stdout
     # Composition is deterministic: the same inputs give the cached artifact's bytes.
