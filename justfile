@@ -47,6 +47,7 @@ bench:
     python benchmarks/bench_components.py
     python benchmarks/bench_composition.py
     python benchmarks/bench_runtimes.py
+    python benchmarks/bench_faults.py
 
 # quick benchmarks (fewer repetitions)
 bench-quick:
@@ -55,6 +56,7 @@ bench-quick:
     python benchmarks/bench_components.py --quick
     python benchmarks/bench_composition.py --quick
     python benchmarks/bench_runtimes.py --quick
+    python benchmarks/bench_faults.py --quick
 
 # our peer-mode commissioner vs the CHIP controller, both against CircuitMatter (needs the
 # interop extras and root for the sandbox; says so and exits 0 without them)

@@ -29,6 +29,7 @@ CONFORMANCE: Final = interface_name("conformance")
 ENDPOINT_A: Final = interface_name("endpoint-a")
 ENDPOINT_B: Final = interface_name("endpoint-b")
 LOOPBACK_STATS: Final = interface_name("loopback-stats")
+LINK_FAULTS: Final = interface_name("link-faults")
 
 COMMISSIONER: Final = "commissioner"
 """The PASE initiator (the controller's side)."""
@@ -42,6 +43,8 @@ ROLES: Final = (COMMISSIONER, COMMISSIONEE)
 COMMISSIONER_EXPORT: Final = "commissioner-control"
 COMMISSIONEE_EXPORT: Final = "commissionee-control"
 TRANSPORT_STATS_EXPORT: Final = "transport-stats"
+TRANSPORT_FAULTS_EXPORT: Final = "transport-faults"
+"""The loopback's ``link-faults`` as the graph surfaces it (faulted composed runs)."""
 
 
 class TransportSeam(Protocol):
@@ -82,6 +85,7 @@ __all__ = [
     "ENDPOINT_A",
     "ENDPOINT_B",
     "ENTROPY",
+    "LINK_FAULTS",
     "LOOPBACK_STATS",
     "PACKAGE",
     "PACKAGE_VERSION",
@@ -89,6 +93,7 @@ __all__ = [
     "SEAMS",
     "SESSION_CONTROL",
     "TRANSPORT",
+    "TRANSPORT_FAULTS_EXPORT",
     "TRANSPORT_STATS_EXPORT",
     "ClockSeam",
     "EntropySeam",

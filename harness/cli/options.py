@@ -14,6 +14,7 @@ import click
 
 from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime import Limits
+from harness.seams import FaultPlan, FaultPlanError, parse_fault_plan
 from harness.supply import (
     SIGNING_KEY_ENV,
     TRUST_MODE_ENV,
@@ -33,6 +34,26 @@ def hex_bytes(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         return bytes.fromhex(value)
     except ValueError:
         raise click.BadParameter("must be hex, e.g. 5350414b453250204b65792053616c74") from None
+
+
+def fault_plan(_ctx: click.Context, _param: click.Parameter, value: str | None) -> FaultPlan | None:
+    if value is None:
+        return None
+    try:
+        return parse_fault_plan(value)
+    except FaultPlanError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+faults_option = click.option(
+    "--faults",
+    metavar="SPEC",
+    callback=fault_plan,
+    default=None,
+    help="Seeded link faults, e.g. drop=0.3,duplicate=0.1,reorder=0.1,corrupt=0.05,delay=40: "
+    "rates 0..1 per datagram, delay in ms of clock time; decided from the run's seed "
+    "(its own HMAC-DRBG stream), so a seeded faulted run repeats exactly.",
+)
 
 
 build_dir_option = click.option(

@@ -14,6 +14,7 @@ from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     announce,
     build_dir_option,
+    faults_option,
     hex_bytes,
     limit_options,
     limits_from,
@@ -33,6 +34,7 @@ from harness.wit import ROLES
 
 if TYPE_CHECKING:
     from harness.drive import RunConfig, RunReport
+    from harness.seams import FaultPlan, FaultyDatagramTransport, UdpTransport
     from harness.supply import TrustSettings
 
 
@@ -75,11 +77,13 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Run across this composed graph (composed on the fly, cached by input digests).",
 )
+@faults_option
 @build_dir_option
 @trust_options
 @limit_options
 def run(
     graph: Path | None,
+    faults: FaultPlan | None,
     seed: int | None,
     passcode: int,
     salt: bytes | None,
@@ -104,7 +108,9 @@ def run(
 
     Prints a line starting PASE-RUNS-OK with the transcript hash on success. Every
     component is verified before it is compiled; one that fails its signature check is
-    refused (exit 1).
+    refused (exit 1). With --faults the link between the roles (the host loopback, or
+    the transport component in --graph runs) applies seeded faults to the handshake and
+    the counts of each fault applied are printed.
     """
     from harness.drive import RunConfig, run_native
     from harness.seams import write_trace
@@ -116,6 +122,7 @@ def run(
         iterations=iterations,
         wrong_passcode=wrong_passcode,
         real_clock=real_clock,
+        faults=faults,
         limits=limits_from(
             fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
         ),
@@ -258,6 +265,7 @@ def _run_on_jco(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the packet trace as JSON lines.",
 )
+@faults_option
 @memory_budget_option
 @build_dir_option
 @trust_options
@@ -277,6 +285,7 @@ def peer(
     native: bool,
     core_path: Path | None,
     trace_file: Path | None,
+    faults: FaultPlan | None,
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -286,7 +295,10 @@ def peer(
     """Run one PASE role against a real Matter peer over UDP.
 
     Prints PASE-RUNS-OK peer=ADDR transcript=HEX once the session is established;
-    exits 1 with the core's failure text when the handshake fails or times out.
+    exits 1 with the core's failure text when the handshake fails or times out. With
+    --faults the datagrams this side sends and receives go through the seeded link fault
+    model (seeded from --seed, else from the OS), for the whole run, and the counts of
+    each fault applied are printed at the end.
     """
     from harness.drive import config_from_options, run_peer, summary_lines
     from harness.seams import format_endpoint, write_trace
@@ -325,8 +337,14 @@ def peer(
     if not native:
         chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
         announce(chain)
+    faulty = _FaultLayers(faults, seed)
     result = run_peer(
-        config, supply_chain=chain, on_ready=ready, emit=click.echo, progress=progress
+        config,
+        supply_chain=chain,
+        on_ready=ready,
+        emit=click.echo,
+        progress=progress,
+        wrap_transport=faulty.wrap if faults is not None else None,
     )
     if chain is not None:
         verified_lines(chain)
@@ -336,8 +354,33 @@ def peer(
         click.echo(f"PASE-FAILED role={role} peer={result.peer_text}: {result.failure}", err=True)
     for line in summary_lines(result):
         click.echo(line)
+    for layer in faulty.layers:
+        click.echo(f"  faults ({layer.faults.plan.text()}): {layer.faults.counts.line()}")
     if not result.ok:
         sys.exit(EXIT_FAILED)
+
+
+class _FaultLayers:
+    """Puts the seeded link fault model between the peer's core and its UDP socket."""
+
+    def __init__(self, plan: FaultPlan | None, seed: int | None) -> None:
+        self.plan = plan
+        self.seed = seed
+        self.layers: list[FaultyDatagramTransport] = []
+
+    def wrap(self, udp: UdpTransport) -> FaultyDatagramTransport:
+        from harness.seams import (
+            FaultPlan,
+            FaultyDatagramTransport,
+            LinkFaults,
+            MonotonicClock,
+            fault_seed_material,
+        )
+
+        faults = LinkFaults(self.plan or FaultPlan(), fault_seed_material(self.seed))
+        layer = FaultyDatagramTransport(udp, faults, udp.clock or MonotonicClock())
+        self.layers.append(layer)
+        return layer
 
 
 def _print_report(report: RunReport) -> None:
@@ -383,6 +426,9 @@ def _print_report(report: RunReport) -> None:
             f"  seams {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
+    if report.faults is not None:
+        plan = report.config.faults.text() if report.config.faults is not None else "none"
+        click.echo(f"  faults ({plan}): {report.faults.line()}")
     for line in outcome.secure_probe:
         click.echo(f"  secure session: {line}")
     if report.transport_stats:

@@ -4,26 +4,89 @@ The composed component imports only the host's clock and entropy; every Matter d
 crosses the component-to-component seam between a core and the loopback transport, and
 the counters are read from the transport component. Composing and caching the graph is
 :mod:`harness.build.compositions`' job.
+
+Link faults (``RunConfig.faults``) and a link adversary are applied by the transport
+component itself: the host passes the plan and the run's fault seed material through
+the graph's ``transport-faults`` export (:class:`GraphLink`), so the same seed gives the
+same fault decisions as over the host loopback.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from harness.drive.config import RunConfig
+from harness.drive.driver import LinkAdversary
 from harness.drive.placements import RunReport, Seams, drive_and_prove, handshake_params
 from harness.drive.roles import ComponentRole
 from harness.errors import ComposedRunError, RunConfigError
-from harness.runtime import Runtime, field
+from harness.runtime import GuestCall, Runtime, field, record
+from harness.seams import FAULT_KINDS, FaultCounts, FaultEvent, FaultPlan, fault_seed_material
 from harness.supply import SupplyChain, VerifiedComponent
 from harness.wit import (
     COMMISSIONEE,
     COMMISSIONEE_EXPORT,
     COMMISSIONER,
     COMMISSIONER_EXPORT,
+    TRANSPORT_FAULTS_EXPORT,
     TRANSPORT_STATS_EXPORT,
 )
+
+
+class GraphLink:
+    """The link inside the composed graph, driven through its ``transport-faults`` export
+    (the driver's :class:`~harness.drive.driver.Link`)."""
+
+    def __init__(self, guest: GuestCall, plan: FaultPlan, seed: bytes) -> None:
+        self.guest = guest
+        wit_plan = record(
+            drop=plan.drop,
+            corrupt=plan.corrupt,
+            duplicate=plan.duplicate,
+            reorder=plan.reorder,
+            delay_ms=plan.delay_ms,
+        )
+        refusal = self._call("configure", wit_plan, seed)
+        if refusal is not None:
+            raise ComposedRunError(f"the transport component refused the fault plan: {refusal}")
+
+    def _call(self, name: str, *args: Any) -> Any:
+        return self.guest.call(TRANSPORT_FAULTS_EXPORT, name, *args)
+
+    def next_release_ms(self) -> int | None:
+        """When the transport component next releases a held or delayed datagram."""
+        value = self._call("next-release-ms")
+        return None if value is None else int(value)
+
+    def inject(self, receiver: str, datagram: bytes) -> None:
+        """Deliver ``datagram`` to ``receiver`` inside the graph (counted ``injected``)."""
+        if receiver not in (COMMISSIONER, COMMISSIONEE):
+            raise ValueError(f"unknown endpoint {receiver!r}")
+        self._call("inject", receiver == COMMISSIONEE, bytes(datagram))
+
+    def calm(self) -> None:
+        """Stop the faults for new datagrams."""
+        self._call("calm")
+
+    def counts(self) -> FaultCounts:
+        """The transport component's fault counters."""
+        counters = self._call("counters")
+        return FaultCounts(**{kind: int(getattr(counters, kind)) for kind in FAULT_KINDS})
+
+    def log(self) -> list[FaultEvent]:
+        """The transport component's fault events, in order."""
+        return [
+            FaultEvent(
+                int(event.index),
+                int(event.direction),
+                int(field(event, "at_ms")),
+                str(event.kind),
+                int(event.detail),
+            )
+            for event in self._call("events")
+        ]
 
 
 def run_composed(
@@ -33,18 +96,20 @@ def run_composed(
     *,
     supply_chain: SupplyChain | None = None,
     verified: VerifiedComponent | None = None,
+    adversary: LinkAdversary | None = None,
 ) -> RunReport:
     """One instance of the composed graph; the driver talks to both roles' exports.
 
     The composed component is verified by ``supply_chain`` (default: the configured trust
     plus the build key of the build directory it lies in), unless ``verified`` already
-    holds its verified bytes (from :func:`compose_cached`).
+    holds its verified bytes (from :func:`compose_cached`). ``config.faults`` and
+    ``adversary`` act on the link inside the graph (see the module docstring).
     """
     if config.fault is not None:
-        # Faults are injected on the host loopback, which a composed run never crosses.
+        # The index-based fault wraps a host endpoint, which a composed run never crosses.
         raise RunConfigError(
-            "fault injection works on the host loopback; the composed graph carries its "
-            "datagrams inside the graph, so --graph runs take no fault"
+            "the index-based fault works on the host loopback; the composed graph carries "
+            "its datagrams inside the graph: use link faults (--faults) there"
         )
     params = handshake_params(config)
     timings: dict[str, float] = {}
@@ -65,17 +130,23 @@ def run_composed(
         entropy=seams.entropy[COMMISSIONER],
     )
     timings["instantiate"] = time.perf_counter() - started
-    missing = guest.missing_exports(
-        (COMMISSIONER_EXPORT, COMMISSIONEE_EXPORT, TRANSPORT_STATS_EXPORT)
-    )
+    faulted = config.faults is not None or adversary is not None
+    needed = (COMMISSIONER_EXPORT, COMMISSIONEE_EXPORT, TRANSPORT_STATS_EXPORT)
+    missing = guest.missing_exports(needed + ((TRANSPORT_FAULTS_EXPORT,) if faulted else ()))
     if missing:
         raise ComposedRunError(f"{composed} does not export '{missing[0]}'")
+    link = None
+    if faulted:
+        plan = config.faults if config.faults is not None else FaultPlan()
+        link = GraphLink(guest, plan, fault_seed_material(config.seed))
     fuel_before = guest.store.get_fuel()
     roles = (
         ComponentRole(COMMISSIONER, guest, COMMISSIONER_EXPORT),
         ComponentRole(COMMISSIONEE, guest, COMMISSIONEE_EXPORT),
     )
-    report = drive_and_prove("composed", config, seams, roles, params, timings)
+    report = drive_and_prove(
+        "composed", config, seams, roles, params, timings, link=link, adversary=adversary
+    )
     report.mode = "composed"
     report.seams = {"graph": graph_counters}
     report.fuel = {"graph": guest.fuel_consumed(fuel_before)}
@@ -90,4 +161,7 @@ def run_composed(
             "dropped": int(stats.dropped),
         }
         report.traffic_digest = bytes(field(stats, "traffic_digest"))
+        if link is not None:
+            report.faults = link.counts()
+            report.fault_log = link.log()
     return report

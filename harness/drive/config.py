@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from harness.runtime import Limits
+from harness.seams import FaultPlan
 
 DEFAULT_PASSCODE = 20202021
 DEFAULT_SALT = b"SPAKE2P Key Salt"
@@ -53,3 +54,7 @@ class RunConfig:
     fault: str | None = None
     """Fault injected on the host loopback (negative runs): ``corrupt`` flips a byte of
     the third datagram (Pake1) in flight, ``truncate`` cuts it in half."""
+    faults: FaultPlan | None = None
+    """Seeded link faults (:mod:`harness.seams.linkfaults`) on the link between the roles:
+    the host loopback, or the loopback component in the composed graph. None: no fault
+    model at all; an empty plan: the model is there (counts, injection) but faults nothing."""

@@ -5,6 +5,14 @@ role, the composed graph): it polls both roles in a fixed order, advances the vi
 clock one millisecond per round (or jumps to the next timer deadline when nothing moved),
 and stops when both roles are established, one has failed and the other has settled,
 or the deadline passes. With a seed, everything it does is deterministic.
+
+When the link between the roles holds datagrams back (the fault model of
+:mod:`harness.seams.linkfaults`: delay, reorder), the driver also wakes at the link's next
+release time. A *link adversary* (``adversary``) is called before each round with the
+round number and an ``inject(receiver_role, datagram)`` function that delivers an
+arbitrary datagram to that role through the link (counted ``injected``), so a test can
+interleave stray datagrams with the real ones, over the host loopback or inside the
+composed graph alike.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ SETTLE_ROUNDS = 4
 #: Interaction Model protocol and an opcode used only for the secure-session probe.
 PROBE_PROTOCOL_ID = 0x0001
 PROBE_OPCODE = 0x02
+#: After a faulted handshake, how many more times the receiver of a probe is asked to
+#: open it (each call drains a bounded number of leftover handshake datagrams).
+PROBE_OPEN_ATTEMPTS = 64
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,28 @@ class HandshakeOutcome:
         return self.commissioner.transcript_hash if self.established else b""
 
 
+Injector = Callable[[str, bytes], None]
+"""``inject(receiver_role, datagram)``: deliver ``datagram`` to that role through the link."""
+LinkAdversary = Callable[[int, Injector], None]
+"""``adversary(round, inject)``: called before each round's polls (rounds count from 1)."""
+
+
+class Link(Protocol):
+    """What the driver needs of the link between the roles (host loopback or graph)."""
+
+    def next_release_ms(self) -> int | None:
+        """When a held or delayed datagram next becomes deliverable (None: nothing held)."""
+        ...
+
+    def inject(self, receiver: str, datagram: bytes) -> None:
+        """Deliver ``datagram`` to the role ``receiver`` now, as if its peer had sent it."""
+        ...
+
+    def calm(self) -> None:
+        """Stop applying faults to new datagrams (what is held is still delivered)."""
+        ...
+
+
 class Clock(Protocol):
     """What the driver needs of a clock: read without counting, and move forward."""
 
@@ -92,8 +125,17 @@ def drive_handshake(
     *,
     deadline_ms: int = DEFAULT_DEADLINE_MS,
     on_round: Callable[[int, RoleStatus, RoleStatus], None] | None = None,
+    link: Link | None = None,
+    adversary: LinkAdversary | None = None,
 ) -> HandshakeOutcome:
-    """Run PASE between the two roles until it ends or ``deadline_ms`` of clock time pass."""
+    """Run PASE between the two roles until it ends or ``deadline_ms`` of clock time pass.
+
+    ``link`` (needed with ``adversary``) is asked for its next release time whenever
+    nothing moved, so held and delayed datagrams arrive; ``adversary`` is called before
+    each round (see the module docstring).
+    """
+    if adversary is not None and link is None:
+        raise ValueError("a link adversary needs the link to inject through")
     started = time.perf_counter()
     start_ms = clock.peek()
     commissionee.start_commissionee(params.verifier, params.salt, params.iterations)
@@ -104,6 +146,8 @@ def drive_handshake(
     timed_out = False
     while True:
         rounds += 1
+        if adversary is not None and link is not None:
+            adversary(rounds, link.inject)
         status_i = commissioner.poll()
         status_r = commissionee.poll()
         if on_round is not None:
@@ -129,6 +173,9 @@ def drive_handshake(
             deadlines = [
                 d for d in (status_i.next_deadline_ms, status_r.next_deadline_ms) if d is not None
             ]
+            release = link.next_release_ms() if link is not None else None
+            if release is not None:
+                deadlines.append(max(release, now + 1))  # always move: it is due next round
             if not deadlines and settle == 0:
                 timed_out = True  # nothing in flight and nothing scheduled: stuck
                 break
@@ -153,18 +200,37 @@ class SecureSessionProofError(HarnessError):
 
 
 def prove_secure_session(
-    commissioner: RoleHandle, commissionee: RoleHandle, outcome: HandshakeOutcome, seed: int | None
+    commissioner: RoleHandle,
+    commissionee: RoleHandle,
+    outcome: HandshakeOutcome,
+    seed: int | None,
+    *,
+    clock: Clock | None = None,
+    link: Link | None = None,
 ) -> None:
     """Seal a probe in each role and open it in the other; record what crossed.
 
     Session keys never leave the core: the host sees only plaintext in and plaintext out.
+    The probes have no retransmission, so a faulty ``link`` is calmed first (faults apply
+    to the handshake); a probe the link still delays is waited for on ``clock``.
     """
     started = time.perf_counter()
+    if link is not None:
+        link.calm()
     for sender, receiver in ((commissioner, commissionee), (commissionee, commissioner)):
         probe = f"matter-harness probe {sender.label}->{receiver.label} seed={seed}".encode()
         try:
             counter = sender.seal(PROBE_PROTOCOL_ID, PROBE_OPCODE, probe)
             opened = receiver.open()
+            for _ in range(PROBE_OPEN_ATTEMPTS if link is not None else 0):
+                if opened is not None:
+                    break
+                # Leftovers of a faulted handshake may still be ahead of the probe, or
+                # the link may still hold it: let the receiver drain, wait for releases.
+                release = link.next_release_ms() if link is not None else None
+                if release is not None and clock is not None:
+                    clock.advance_to(max(release, clock.peek() + 1))
+                opened = receiver.open()
         except RoleError as exc:
             raise SecureSessionProofError(f"secure session probe failed: {exc}") from exc
         if opened is None:

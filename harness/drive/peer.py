@@ -193,6 +193,8 @@ class _Session:
     udp: UdpTransport
     clock: MonotonicClock
     deadline_ms: int
+    link_wake: Callable[[], int | None] | None = None
+    """When a fault layer between core and socket next releases a datagram (if any)."""
 
     def poll(self) -> RoleStatus:
         """Poll the core, then settle the datagram it was handed while not yet bound:
@@ -203,6 +205,9 @@ class _Session:
 
     def wait_until(self, wake_ms: int | None) -> None:
         """Block on the socket until a datagram arrives, ``wake_ms`` or the deadline."""
+        release = self.link_wake() if self.link_wake is not None else None
+        if release is not None:
+            wake_ms = release if wake_ms is None else min(wake_ms, release)
         now = self.clock.peek()
         target = self.deadline_ms if wake_ms is None else min(wake_ms, self.deadline_ms)
         self.udp.wait(max(0, target - now) / 1000)
@@ -254,7 +259,8 @@ def run_peer(
             if on_ready is not None:
                 on_ready(udp.local)
             deadline = clock.peek() + int(config.timeout_s * 1000)
-            session = _Session(role, udp, clock, deadline)
+            wake = getattr(transport, "next_release_ms", None)  # a FaultyDatagramTransport
+            session = _Session(role, udp, clock, deadline, wake)
             started = time.perf_counter()
             status, secured, sealed, failure = _drive(
                 session, plan, config, emit or _ignore, timings

@@ -21,6 +21,8 @@ from harness.drive.config import RunConfig
 from harness.drive.driver import (
     HandshakeOutcome,
     HandshakeParams,
+    Link,
+    LinkAdversary,
     SecureSessionProofError,
     drive_handshake,
     prove_secure_session,
@@ -32,7 +34,11 @@ from harness.seams import (
     Clock,
     CountingClock,
     CountingEntropy,
+    FaultCounts,
+    FaultEvent,
+    FaultPlan,
     FaultyTransport,
+    LinkFaults,
     LoopbackEndpoint,
     LoopbackLink,
     MonotonicClock,
@@ -40,6 +46,7 @@ from harness.seams import (
     SeamCounters,
     VirtualClock,
     entropy_for,
+    fault_seed_material,
     transcript_digest,
 )
 from harness.supply import SupplyChain
@@ -62,6 +69,10 @@ class RunReport:
     traffic_digest: bytes = b""
     runtime: str = "wasmtime"
     """Which runtime ran the components: ``wasmtime``, or ``jco`` (Node's V8)."""
+    faults: FaultCounts | None = None
+    """Each link fault applied (None when the run had no fault model)."""
+    fault_log: list[FaultEvent] = field(default_factory=list)
+    """The link faults applied, in order (the first 4096)."""
 
     @property
     def ok(self) -> bool:
@@ -108,12 +119,19 @@ class Seams:
     Each role sees the shared clock and entropy stream through its own counting view
     (:mod:`harness.seams.counters`), so every crossing is counted once, for the role
     that made it. The entropy convention is :mod:`harness.seams.entropy`'s.
+
+    With ``link_faults`` (``config.faults`` set, or a link adversary to serve) the
+    loopback gets the seeded fault model of :mod:`harness.seams.linkfaults`, its
+    decisions drawn from the run's seed material on the ``faults`` stream.
     """
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, *, link_faults: bool = False) -> None:
         self.counters = {role: SeamCounters() for role in ROLES}
         self.clock: Clock = MonotonicClock() if config.real_clock else VirtualClock()
         self.link = LoopbackLink(clock=self.clock)
+        if link_faults:
+            plan = config.faults if config.faults is not None else FaultPlan()
+            self.link.faults = LinkFaults(plan, fault_seed_material(config.seed))
         self.entropy_source = entropy_for(config.seed)
         self.entropy = {
             role: CountingEntropy(self.entropy_source, self.counters[role]) for role in ROLES
@@ -147,32 +165,52 @@ def drive_and_prove(
     roles: tuple[RoleHandle, RoleHandle],
     params: HandshakeParams,
     timings: dict[str, float],
+    *,
+    link: Link | None = None,
+    adversary: LinkAdversary | None = None,
 ) -> RunReport:
     """Drive the handshake between ``roles`` on ``seams`` and, if it established, prove
-    the secure session; the report of the run (shared by every placement)."""
-    outcome = drive_handshake(roles[0], roles[1], seams.clock, params)
+    the secure session; the report of the run (shared by every placement).
+
+    ``link`` is what carries the datagrams when it is not the host loopback of ``seams``
+    (the composed graph's transport component); the host loopback is the link when it
+    has a fault model. ``adversary`` is the driver's link adversary.
+    """
+    if link is None and seams.link.faults is not None:
+        link = seams.link
+    outcome = drive_handshake(
+        roles[0], roles[1], seams.clock, params, link=link, adversary=adversary
+    )
     timings["handshake"] = outcome.seconds
     report = RunReport(mode, config, outcome, seams.counters, seams.link.trace, timings)
     if outcome.established:
         try:
-            prove_secure_session(roles[0], roles[1], outcome, config.seed)
+            prove_secure_session(
+                roles[0], roles[1], outcome, config.seed, clock=seams.clock, link=link
+            )
             timings["secure_session"] = outcome.secure_seconds
         except SecureSessionProofError as exc:
             report.error = str(exc)
+    if seams.link.faults is not None:
+        report.faults = seams.link.faults.counts
+        report.fault_log = seams.link.faults.log
     return report
 
 
-def run_native(config: RunConfig) -> RunReport:
-    """Both roles in this process, on the host seams."""
+def run_native(config: RunConfig, *, adversary: LinkAdversary | None = None) -> RunReport:
+    """Both roles in this process, on the host seams; ``adversary`` is called before each
+    round of the handshake with an ``inject`` function (:mod:`harness.drive.driver`)."""
     params = handshake_params(config)
-    seams = Seams(config)
+    seams = Seams(config, link_faults=config.faults is not None or adversary is not None)
     roles = tuple(
         NativeRole(
             role, CoreEndpoint(seams.transports[role], seams.clocks[role], seams.entropy[role])
         )
         for role in ROLES
     )
-    return drive_and_prove("native", config, seams, (roles[0], roles[1]), params, {})
+    return drive_and_prove(
+        "native", config, seams, (roles[0], roles[1]), params, {}, adversary=adversary
+    )
 
 
 def instantiate_core(
@@ -201,17 +239,19 @@ def run_component(
     core_path: Path,
     *,
     supply_chain: SupplyChain | None = None,
+    adversary: LinkAdversary | None = None,
 ) -> RunReport:
     """Each role in its own instance of the core component, linked to host seams.
 
     The core is verified by ``supply_chain`` before it is compiled (default: the
     configured trust, plus the build key of the directory holding ``core_path``).
+    ``adversary``: as for :func:`run_native`.
     """
     params = handshake_params(config)
     timings: dict[str, float] = {}
     chain = supply_chain or SupplyChain.local(None, core_path.parent)
     component = chain.load_component(runtime, core_path, role="core", timings=timings)
-    seams = Seams(config)
+    seams = Seams(config, link_faults=config.faults is not None or adversary is not None)
     started = time.perf_counter()
     guests = {
         role: instantiate_core(runtime, component, seams, role, config.limits) for role in ROLES
@@ -222,6 +262,8 @@ def run_component(
         ComponentRole(COMMISSIONER, guests[COMMISSIONER]),
         ComponentRole(COMMISSIONEE, guests[COMMISSIONEE]),
     )
-    report = drive_and_prove("component", config, seams, roles, params, timings)
+    report = drive_and_prove(
+        "component", config, seams, roles, params, timings, adversary=adversary
+    )
     report.fuel = {role: guests[role].fuel_consumed(fuel_before[role]) for role in ROLES}
     return report

@@ -1,6 +1,7 @@
 """The host side of the three seams: clocks, entropy (one documented convention,
 :mod:`harness.seams.entropy`), transports (the loopback link, UDP, fault injection),
-the counters every crossing is counted in once, and the packet trace.
+the counters every crossing is counted in once, and the packet trace; the seeded link
+fault model (:mod:`harness.seams.linkfaults`).
 
 Layer: above ``errors``, ``project`` and ``wit`` only; never imports ``runtime``.
 """
@@ -20,9 +21,17 @@ EXPORTS = {
     "EndpointError": "udp",
     "EntropyExhausted": "entropy",
     "FAULTS": "faults",
+    "FAULT_KINDS": "linkfaults",
+    "FAULT_STREAM": "linkfaults",
+    "FaultCounts": "linkfaults",
+    "FaultEvent": "linkfaults",
+    "FaultPlan": "linkfaults",
+    "FaultPlanError": "linkfaults",
+    "FaultyDatagramTransport": "linkfaults",
     "FaultyTransport": "faults",
     "HmacDrbg": "entropy",
     "LOOPBACK_QUEUE_LIMIT": "loopback",
+    "LinkFaults": "linkfaults",
     "LoopbackEndpoint": "loopback",
     "LoopbackLink": "loopback",
     "MAX_DATAGRAM": "loopback",
@@ -30,6 +39,7 @@ EXPORTS = {
     "MonotonicClock": "clock",
     "OsEntropy": "entropy",
     "PacketRecord": "loopback",
+    "REORDER_HOLD_MS": "linkfaults",
     "RUN_STREAM": "entropy",
     "ScriptedEntropy": "entropy",
     "SeamCounters": "counters",
@@ -42,8 +52,10 @@ EXPORTS = {
     "UdpTransport": "udp",
     "VirtualClock": "clock",
     "entropy_for": "entropy",
+    "fault_seed_material": "linkfaults",
     "format_endpoint": "udp",
     "parse_endpoint": "udp",
+    "parse_fault_plan": "linkfaults",
     "seed_material": "entropy",
     "transcript_digest": "loopback",
     "wildcard_for": "udp",
@@ -67,6 +79,19 @@ if TYPE_CHECKING:
         seed_material,
     )
     from harness.seams.faults import FAULTS, FaultyTransport
+    from harness.seams.linkfaults import (
+        FAULT_KINDS,
+        FAULT_STREAM,
+        REORDER_HOLD_MS,
+        FaultCounts,
+        FaultEvent,
+        FaultPlan,
+        FaultPlanError,
+        FaultyDatagramTransport,
+        LinkFaults,
+        fault_seed_material,
+        parse_fault_plan,
+    )
     from harness.seams.loopback import (
         LOOPBACK_QUEUE_LIMIT,
         MAX_DATAGRAM,
@@ -90,9 +115,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAULTS",
+    "FAULT_KINDS",
+    "FAULT_STREAM",
     "LOOPBACK_QUEUE_LIMIT",
     "MAX_DATAGRAM",
     "MAX_ENTROPY_REQUEST",
+    "REORDER_HOLD_MS",
     "RUN_STREAM",
     "Clock",
     "CountingClock",
@@ -101,8 +129,14 @@ __all__ = [
     "Endpoint",
     "EndpointError",
     "EntropyExhausted",
+    "FaultCounts",
+    "FaultEvent",
+    "FaultPlan",
+    "FaultPlanError",
+    "FaultyDatagramTransport",
     "FaultyTransport",
     "HmacDrbg",
+    "LinkFaults",
     "LoopbackEndpoint",
     "LoopbackLink",
     "MonotonicClock",
@@ -118,8 +152,10 @@ __all__ = [
     "UdpTransport",
     "VirtualClock",
     "entropy_for",
+    "fault_seed_material",
     "format_endpoint",
     "parse_endpoint",
+    "parse_fault_plan",
     "seed_material",
     "transcript_digest",
     "wildcard_for",

@@ -21,7 +21,8 @@ from harness.wit import COMMISSIONEE, COMMISSIONER
 #: The seam glue C6 measures: everything a handshake on the host loopback crosses
 #: (the UDP transport and the trace writer serve ``peer`` and have their own tests).
 SEAM_MODULE_NAMES = tuple(
-    f"harness.seams.{name}" for name in ("counters", "entropy", "clock", "loopback", "faults")
+    f"harness.seams.{name}"
+    for name in ("counters", "entropy", "clock", "loopback", "faults", "linkfaults")
 )
 SEAM_MODULES = tuple(
     PROJECT_ROOT / "harness" / "seams" / f"{name.rsplit('.', 1)[1]}.py"
@@ -158,4 +159,64 @@ def exercise_seams() -> list[str]:
     expect(mono.now_ms() >= 2, "monotonic clock did not wait")
     total = seams.SeamCounters(clock_reads=1).merged(seams.SeamCounters(clock_reads=2))
     expect(total.clock_reads == 3 and total.as_dict()["clock_reads"] == 3, "counter merge")
+    return problems + exercise_link_faults()
+
+
+#: Plans the link fault model must refuse, one per check it makes.
+BAD_FAULT_PLANS = (
+    "loss=1",
+    "drop",
+    "drop=x",
+    "drop=2",
+    "drop=nan",
+    "drop=0,drop=0",
+    "delay=-1",
+    "delay=3600001",
+    "drop=0,,delay=1",
+)
+
+
+def exercise_link_faults() -> list[str]:
+    """Drive the seeded link fault model through a faulted run and every fault alone."""
+    problems: list[str] = []
+
+    def expect(ok: bool, what: str) -> None:
+        if not ok:
+            problems.append(what)
+
+    mixed = seams.parse_fault_plan("drop=0.2,duplicate=0.2,reorder=0.2,corrupt=0.1,delay=40")
+    runs = [run_native(RunConfig(seed=7, faults=mixed)) for _ in range(2)]
+    expect(runs[0].fault_log == runs[1].fault_log != [], "a faulted seeded run did not repeat")
+    expect(seams.parse_fault_plan(mixed.text()) == mixed, "the plan text does not round-trip")
+    expect(seams.parse_fault_plan("").text() == "none", "the empty plan")
+    for text in BAD_FAULT_PLANS:
+        try:
+            seams.parse_fault_plan(text)
+            problems.append(f"fault plan {text!r} accepted")
+        except seams.FaultPlanError:
+            pass
+    for bad in ({"drop": "1"}, {"corrupt": 2.0}, {"delay_ms": 1.5}, {"delay_ms": -1}):
+        try:
+            seams.FaultPlan(**bad)
+            problems.append(f"FaultPlan accepted {bad}")
+        except seams.FaultPlanError:
+            pass
+    clock = seams.VirtualClock()
+    link = seams.LoopbackLink(clock=clock, queue_limit=2)
+    plan = seams.FaultPlan(corrupt=1.0, duplicate=1.0, reorder=1.0, delay_ms=5)
+    link.faults = seams.LinkFaults(plan, seams.fault_seed_material(None))
+    a, b = link.endpoint(COMMISSIONER), link.endpoint(COMMISSIONEE)
+    expect(a.send(b"") and not a.send(b"x") and link.pending() == 2, "held datagrams not counted")
+    expect(b.receive() is None and link.next_release_ms() == seams.REORDER_HOLD_MS + 5, "hold")
+    clock.advance_to(seams.REORDER_HOLD_MS + 5)
+    expect((b.receive(), b.receive(), b.receive()) == (b"", b"", None), "held datagram release")
+    link.calm()
+    link.inject(COMMISSIONER, b"stray")
+    expect(a.receive() == b"stray" and link.faults.counts.injected == 1, "injection")
+    dropped = seams.LinkFaults(seams.FaultPlan(drop=1.0), b"seed")
+    wire = seams.LoopbackLink(clock=clock)
+    layer = seams.FaultyDatagramTransport(wire.endpoint(COMMISSIONER), dropped, clock)
+    wire.endpoint(COMMISSIONEE).send(b"in")
+    expect(layer.send(b"out") and layer.receive() is None, "the datagram layer let a drop by")
+    expect(layer.next_release_ms() is None and dropped.counts.dropped == 2, "layer counts")
     return problems

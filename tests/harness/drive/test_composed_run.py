@@ -29,7 +29,15 @@ from harness.drive.placements import RunReport, run_component, run_native
 from harness.project import DEFAULT_BUILD_DIR, PROJECT_ROOT
 from harness.runtime.engine import Runtime
 from harness.wasm_binary import component_imports, read_manifest
-from harness.wit import CLOCK, COMMISSIONEE_EXPORT, COMMISSIONER_EXPORT, ENTROPY, ROLES, TRANSPORT
+from harness.wit import (
+    CLOCK,
+    COMMISSIONEE_EXPORT,
+    COMMISSIONER_EXPORT,
+    ENTROPY,
+    ROLES,
+    TRANSPORT,
+    TRANSPORT_FAULTS_EXPORT,
+)
 from harness.wit import TRANSPORT_STATS_EXPORT as STATS_EXPORT
 
 slow = pytest.mark.slow
@@ -216,6 +224,7 @@ def test_composed_component_imports_only_clock_and_entropy(
         COMMISSIONER_EXPORT,
         COMMISSIONEE_EXPORT,
         STATS_EXPORT,
+        TRANSPORT_FAULTS_EXPORT,
     }
 
 
@@ -265,8 +274,8 @@ def test_cli_compose_writes_the_graph_and_prints_its_imports(
     assert result.exit_code == 0, result.output
     assert f"  imports: {CLOCK}, {ENTROPY}\n" in result.stdout
     assert (
-        f"  exports: {COMMISSIONER_EXPORT}, {COMMISSIONEE_EXPORT}, {STATS_EXPORT}\n"
-        in result.stdout
+        f"  exports: {COMMISSIONER_EXPORT}, {COMMISSIONEE_EXPORT}, {STATS_EXPORT}, "
+        f"{TRANSPORT_FAULTS_EXPORT}\n" in result.stdout
     )
     assert f"wrote {output} ({output.stat().st_size} bytes" in result.stdout
     # Composition is deterministic: the same inputs give the cached artifact's bytes.

@@ -86,5 +86,5 @@ def test_coverage_is_measured_over_the_seam_modules_and_gated() -> None:
     result = json.loads(done.stdout)
     assert result["90"]["verdict"] == "pass", result["90"]["message"]
     assert result["90"]["percent"] >= 90
-    assert result["90"]["modules"] == result["seam_modules"] == 5
+    assert result["90"]["modules"] == result["seam_modules"] == 6
     assert result["100.5"]["verdict"] == "fail" and "below" in result["100.5"]["message"]

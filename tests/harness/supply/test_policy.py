@@ -105,7 +105,7 @@ def test_unknown_role_names_the_roles_there_are(default_policy: Policy) -> None:
 def test_default_policy_roles(default_policy: Policy) -> None:
     assert default_policy.role_names == ("core", "loopback", "composed")
     assert tuple(g.text for g in default_policy.role("core").allow) == SEAMS
-    assert default_policy.role("loopback").allow == ()
+    assert tuple(g.text for g in default_policy.role("loopback").allow) == (CLOCK,)
     assert tuple(g.text for g in default_policy.role("composed").allow) == (CLOCK, ENTROPY)
     assert default_policy.sha256 == hashlib.sha256(DEFAULT_POLICY_PATH.read_bytes()).hexdigest()
     assert all(default_policy.role(r).description for r in default_policy.role_names)
@@ -256,17 +256,23 @@ def test_composed_role_refuses_the_bare_core(core_path: Path, default_policy: Po
 
 @pytest.mark.slow
 def test_loopback_role(loopback_path: Path, core_path: Path, default_policy: Policy) -> None:
-    assert enforce(loopback_path, "loopback", default_policy).imports == ()
+    # The loopback imports the clock alone (for delayed and reordered datagrams).
+    imports = enforce(loopback_path, "loopback", default_policy).imports
+    assert [(item.name, item.sort) for item in imports] == [(CLOCK, "instance")]
     with pytest.raises(PolicyViolation) as info:
         enforce(core_path, "loopback", default_policy)
-    assert info.value.offending == SEAMS
+    assert info.value.offending == (TRANSPORT, ENTROPY)
 
 
-def test_loopback_role_refuses_any_import(default_policy: Policy) -> None:
+def test_loopback_role_refuses_any_import_but_the_clock(default_policy: Policy) -> None:
     assert enforce(component(), "loopback", default_policy).allowed
+    assert enforce(component(CLOCK), "loopback", default_policy).allowed
     with pytest.raises(PolicyViolation) as info:
-        enforce(component(CLOCK), "loopback", default_policy)
-    assert info.value.offending == (CLOCK,)
+        enforce(component(CLOCK, ENTROPY, TRANSPORT), "loopback", default_policy)
+    assert info.value.offending == (ENTROPY, TRANSPORT)
+    with pytest.raises(PolicyViolation) as info:
+        enforce(component(MONOTONIC), "loopback", default_policy)
+    assert info.value.offending == (MONOTONIC,)
 
 
 def test_missing_seam_is_info_not_violation(default_policy: Policy) -> None:
