@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import ScriptedEntropy
+from helpers import ScriptedEntropy, reframe
 from matter_core import spake2p
 from matter_core.errors import DecodeError, RemoteProtocolError
 from matter_core.message import (
@@ -73,13 +73,20 @@ def apples_standalone_ack() -> bytes:
     raise AssertionError("no standalone ack in the recording")
 
 
+JITTER = b"\x00"
+"""The MRP jitter draw of each reliable message we frame (any byte: timers only)."""
+
+
 def scripted_draws() -> list[bytes]:
     """The device's random draws, in our core's documented order."""
     return [
         recorded_counter(APPLE["msg_pbkdf_param_response"]).to_bytes(4, "little"),
         h(APPLE["responder_random"]),
         APPLE["responder_session_id"].to_bytes(2, "little"),
+        JITTER,  # PBKDFParamResponse
         h(APPLE["y"]),
+        JITTER,  # Pake2
+        JITTER,  # the success StatusReport
         secured_counter(APPLE["first_secured_msg_from_responder"]).to_bytes(4, "little"),
     ]
 
@@ -92,16 +99,26 @@ class Replay:
         salt = h(APPLE["salt"])
         verifier = h(APPLE["w0"]) + h(APPLE["L"])
         assert verifier == spake2p.compute_verifier(APPLE["passcode"], salt, APPLE["iterations"])
+        # The recorded device announced no session parameters: neither do we, so the
+        # PBKDFParamResponse (part of the SPAKE2+ context) is the recorded one.
         self.device = Commissionee(
-            verifier, salt, APPLE["iterations"], entropy=self.entropy, now_ms=0
+            verifier,
+            salt,
+            APPLE["iterations"],
+            entropy=self.entropy,
+            now_ms=0,
+            session_parameters=None,
         )
         self.device.start(0)
-        # Our reply to each of Apple's messages, under the name of the recorded reply.
+        # Our reply to each of Apple's messages, under the name of the recorded reply,
+        # and the standalone acks that went out before a reply.
         self.sent: dict[str, bytes] = {}
+        self.acks: dict[str, list[bytes]] = {}
         for step, (received, reply_name) in enumerate(STEPS):
             self.device.receive_datagram(h(APPLE[received]), 10 * step)
-            (reply,) = self.device.datagrams_to_send()
+            *acks, reply = self.device.datagrams_to_send()
             self.sent[reply_name] = reply
+            self.acks[reply_name] = acks
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +128,7 @@ def replay() -> Replay:
 
 
 def test_the_script_matches_the_documented_draw_order(replay: Replay) -> None:
-    assert replay.entropy.requests == [4, 32, 2, 32, 4]
+    assert replay.entropy.requests == [4, 32, 2, 1, 32, 1, 1, 4]
     assert replay.entropy.remaining == 0
 
 
@@ -130,7 +147,22 @@ def test_pake2_carries_the_recorded_pb_and_cb(replay: Replay) -> None:
     pake2 = Pake2.decode(UnsecuredMessage.decode(replay.sent["msg_pake2"]).payload)
     assert pake2.pB == h(APPLE["Y_pB"])
     assert pake2.cB == h(APPLE["cB"])
-    assert replay.sent["msg_pake2"] == h(APPLE["msg_pake2"])
+    # The recorded device piggybacked its ack of Pake1 on Pake2, after the P-256 work;
+    # we acknowledge Pake1 with a standalone ack before that work, so our Pake2 carries
+    # no ack and the next message counter: otherwise it is the recorded message.
+    (ack,) = replay.acks["msg_pake2"]
+    pake1_counter = UnsecuredMessage.decode(h(APPLE["msg_pake1"])).header.message_counter
+    acked = UnsecuredMessage.decode(ack)
+    assert acked.protocol.opcode == SecureChannelOpcode.STANDALONE_ACK
+    assert acked.protocol.ack_counter == pake1_counter
+    ours, recorded = (
+        UnsecuredMessage.decode(replay.sent["msg_pake2"]),
+        UnsecuredMessage.decode(h(APPLE["msg_pake2"])),
+    )
+    assert ours.protocol.ack_counter is None and recorded.protocol.ack_counter == pake1_counter
+    assert ours.header.message_counter == recorded.header.message_counter + 1
+    assert ours.payload == recorded.payload
+    assert ours.protocol.exchange_id == recorded.protocol.exchange_id
 
 
 def test_apples_ca_verifies_and_we_report_success(replay: Replay) -> None:
@@ -140,7 +172,11 @@ def test_apples_ca_verifies_and_we_report_success(replay: Replay) -> None:
     status = UnsecuredMessage.decode(replay.sent["msg_status_report"])
     assert status.protocol.opcode == SecureChannelOpcode.STATUS_REPORT
     assert status.payload == bytes(8)
-    assert replay.sent["msg_status_report"] == h(APPLE["msg_status_report"])
+    recorded = UnsecuredMessage.decode(h(APPLE["msg_status_report"]))
+    # One counter later than the recording (the standalone ack of Pake1 took one).
+    assert status.header.message_counter == recorded.header.message_counter + 1
+    assert status.protocol == recorded.protocol
+    assert replay.acks["msg_status_report"] == []  # the report carries the ack of Pake3
     assert device.local_session_id == APPLE["responder_session_id"]
     assert device.peer_session_id == APPLE["initiator_session_id"]
     assert device.next_event() == Established(
@@ -151,7 +187,16 @@ def test_apples_ca_verifies_and_we_report_success(replay: Replay) -> None:
 def test_apples_standalone_ack_closes_the_exchange() -> None:
     replay = Replay()
     assert replay.device.next_deadline() is not None  # the StatusReport awaits its ack
-    replay.device.receive_datagram(apples_standalone_ack(), 40)
+    # Apple acked the recorded report's counter; ours is one later (see above), so the
+    # recorded ack is re-aimed at it: the rest of Apple's datagram is as recorded.
+    ours = UnsecuredMessage.decode(replay.sent["msg_status_report"]).header.message_counter
+    recorded_ack = apples_standalone_ack()
+    replay.device.receive_datagram(recorded_ack, 35)
+    assert replay.device.next_deadline() is not None
+    replay.device.receive_datagram(
+        reframe(recorded_ack, header={"message_counter": 0x7FFFFFF0}, protocol={"ack_counter": ours}),
+        40,
+    )
     assert replay.device.datagrams_to_send() == []
     assert replay.device.next_deadline() is None
     assert replay.device.state is State.ESTABLISHED

@@ -144,10 +144,15 @@ def test_a_full_handshake_through_the_seams() -> None:
     assert a.transcript_hash == b.transcript_hash and len(a.transcript_hash) == 32
     assert a.local_session_id == b.peer_session_id
     assert b.local_session_id == a.peer_session_id
-    assert (a.datagrams_sent, a.datagrams_received) == (4, 3)
-    assert (b.datagrams_sent, b.datagrams_received) == (3, 3)  # the final ack still waits
-    assert [opcode(d) for d in link.a.sent] == [0x20, 0x22, 0x24, 0x10]
-    assert [opcode(d) for d in link.b.sent] == [0x21, 0x23, 0x40]
+    # The commissioner acks the PBKDFParamResponse and Pake2 before its slow work, and the
+    # success StatusReport last; the commissionee acks Pake1 before its slow work.
+    assert (a.datagrams_sent, a.datagrams_received) == (6, 4)
+    assert (b.datagrams_sent, b.datagrams_received) == (4, 5)  # the final ack still waits
+    assert [opcode(d) for d in link.a.sent] == [0x20, 0x10, 0x22, 0x10, 0x24, 0x10]
+    assert [opcode(d) for d in link.b.sent] == [0x21, 0x10, 0x23, 0x40]
+    assert (a.acks_sent, b.acks_sent) == (3, 1)
+    assert a.dropped == b.dropped == ()
+    assert a.retransmissions == b.retransmissions == 0
     assert clock.reads > 0
 
 
@@ -282,8 +287,10 @@ def test_one_poll_takes_a_bounded_number_of_datagrams() -> None:
     status = commissionee.poll()
     assert status.datagrams_received == MAX_DATAGRAMS_PER_POLL
     assert len(link.b.inbox) == 10
-    assert status.state == "FAILED"
-    assert isinstance(status.failure, CoreError)
+    # A byte is no message: each is dropped and counted, and the device keeps waiting.
+    assert status.state == "EXPECT_PBKDF_PARAM_REQUEST"
+    assert status.failure is None
+    assert status.dropped == (("malformed", MAX_DATAGRAMS_PER_POLL),)
 
 
 def test_a_forged_secured_message_raises_from_open() -> None:
@@ -329,7 +336,7 @@ def test_a_secured_message_met_in_poll_is_kept_for_open() -> None:
 # --- secured datagrams never reach the handshake --------------------------------------
 
 
-def secured_datagram(counter: int, *, group: bool = False) -> bytes:
+def secured_datagram(counter: int, *, group: bool = False, session_id: int = 0x4242) -> bytes:
     """A datagram whose header says it is secured (it opens on no session, though)."""
     if group:
         header = MessageHeader(
@@ -339,7 +346,7 @@ def secured_datagram(counter: int, *, group: bool = False) -> bytes:
             session_type=WireSessionType.GROUP,
         )
     else:
-        header = MessageHeader(session_id=0x4242, message_counter=counter)
+        header = MessageHeader(session_id=session_id, message_counter=counter)
     return header.encode() + bytes(8 + MIC_LENGTH)
 
 
@@ -386,14 +393,16 @@ def test_a_secured_datagram_before_establishment_waits_for_open() -> None:
     assert commissioner.secured_dropped == 0
 
 
-@pytest.mark.parametrize("group", [False, True], ids=["unicast-session", "group-session"])
-def test_secured_datagrams_before_establishment_are_kept_up_to_the_bound(group: bool) -> None:
+@pytest.mark.parametrize(
+    ("group", "reason"), [(False, "session-id"), (True, "group")], ids=["unicast", "group"]
+)
+def test_secured_datagrams_for_no_session_of_ours_are_dropped_and_counted(
+    group: bool, reason: str
+) -> None:
     _, commissionee, link, _ = endpoints()
     commissionee.start_commissionee(verifier_for(PASSCODE, SALT, ITERATIONS), SALT, ITERATIONS)
-    extra = 6
-    link.b.inbox.extend(
-        secured_datagram(n, group=group) for n in range(MAX_SECURED_BACKLOG + extra)
-    )
+    total = MAX_SECURED_BACKLOG + 6
+    link.b.inbox.extend(secured_datagram(n, group=group) for n in range(total))
 
     first = commissionee.poll()
     second = commissionee.poll()
@@ -401,9 +410,24 @@ def test_secured_datagrams_before_establishment_are_kept_up_to_the_bound(group: 
     for status in (first, second):
         assert status.state == "EXPECT_PBKDF_PARAM_REQUEST" and status.failure is None
         assert status.datagrams_received == 0 and status.datagrams_sent == 0
+    assert second.dropped == ((reason, total),)
     assert not link.b.inbox
-    assert commissionee.secured_dropped == extra
+    assert commissionee.secured_dropped == 0  # nothing was kept: no backlog to overflow
     assert link.b.sent == []  # no StatusReport went out for them
+
+
+def test_secured_datagrams_before_establishment_are_kept_up_to_the_bound() -> None:
+    commissioner, _, link, _ = endpoints()
+    ours = commissioner.start_commissioner(PASSCODE).local_session_id
+    extra = 6
+    link.a.inbox.extend(
+        secured_datagram(n, session_id=ours) for n in range(MAX_SECURED_BACKLOG + extra)
+    )
+    commissioner.poll()
+    status = commissioner.poll()
+    assert status.state == "EXPECT_PBKDF_PARAM_RESPONSE" and status.failure is None
+    assert commissioner.secured_dropped == extra
+    assert status.dropped == (("backlog-full", extra),)
 
 
 def test_the_secured_backlog_keeps_the_oldest_and_counts_the_rest() -> None:
@@ -428,15 +452,16 @@ def test_the_secured_backlog_keeps_the_oldest_and_counts_the_rest() -> None:
 
 
 def test_starting_a_session_forgets_the_last_backlog() -> None:
-    _, commissionee, link, _ = endpoints()
-    verifier = verifier_for(PASSCODE, SALT, ITERATIONS)
-    commissionee.start_commissionee(verifier, SALT, ITERATIONS)
-    link.b.inbox.extend(secured_datagram(n) for n in range(MAX_SECURED_BACKLOG + 1))
-    commissionee.poll()
-    commissionee.poll()
-    assert commissionee.secured_dropped == 1
-    commissionee.start_commissionee(verifier, SALT, ITERATIONS)
-    assert commissionee.secured_dropped == 0
+    commissioner, _, link, _ = endpoints()
+    ours = commissioner.start_commissioner(PASSCODE).local_session_id
+    link.a.inbox.extend(
+        secured_datagram(n, session_id=ours) for n in range(MAX_SECURED_BACKLOG + 1)
+    )
+    commissioner.poll()
+    commissioner.poll()
+    assert commissioner.secured_dropped == 1
+    assert commissioner.start_commissioner(PASSCODE).dropped == ()
+    assert commissioner.secured_dropped == 0
 
 
 # --- events ----------------------------------------------------------------------------

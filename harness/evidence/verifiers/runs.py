@@ -45,6 +45,10 @@ def _run_figures(report: RunReport) -> dict[str, Any]:
         "timings_ms": {k: round(v * 1000, 3) for k, v in report.timings.items()},
         "fuel": report.fuel,
         "rounds": report.outcome.rounds,
+        "message_layer": {
+            "commissioner": report.outcome.commissioner.message_layer(),
+            "commissionee": report.outcome.commissionee.message_layer(),
+        },
         "transport_component": report.transport_stats,
         "events": {
             role: [event.as_dict() for event in events]
