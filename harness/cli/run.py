@@ -309,7 +309,10 @@ def _print_report(report: RunReport) -> None:
             f"  seams {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
-    for role, status in (("commissioner", outcome.commissioner), ("commissionee", outcome.commissionee)):
+    for role, status in (
+        ("commissioner", outcome.commissioner),
+        ("commissionee", outcome.commissionee),
+    ):
         dropped = ", ".join(f"{reason}={count}" for reason, count in status.dropped) or "none"
         click.echo(
             f"  message layer {role}: retransmissions={status.retransmissions} "

@@ -261,9 +261,7 @@ def _component_status(value: Any) -> RoleStatus:
         ),
         datagrams_sent=int(field(value, "datagrams_sent")),
         datagrams_received=int(field(value, "datagrams_received")),
-        dropped=tuple(
-            (str(entry.reason), int(entry.count)) for entry in field(value, "dropped")
-        ),
+        dropped=tuple((str(entry.reason), int(entry.count)) for entry in field(value, "dropped")),
         retransmissions=int(value.retransmissions),
         acks_sent=int(field(value, "acks_sent")),
     )

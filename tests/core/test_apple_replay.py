@@ -194,7 +194,9 @@ def test_apples_standalone_ack_closes_the_exchange() -> None:
     replay.device.receive_datagram(recorded_ack, 35)
     assert replay.device.next_deadline() is not None
     replay.device.receive_datagram(
-        reframe(recorded_ack, header={"message_counter": 0x7FFFFFF0}, protocol={"ack_counter": ours}),
+        reframe(
+            recorded_ack, header={"message_counter": 0x7FFFFFF0}, protocol={"ack_counter": ours}
+        ),
         40,
     )
     assert replay.device.datagrams_to_send() == []

@@ -19,7 +19,6 @@ from matter_core.endpoint import (
 )
 from matter_core.errors import (
     ConfirmationError,
-    CoreError,
     CryptoError,
     HandshakeTimeout,
     LocalProtocolError,

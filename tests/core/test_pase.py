@@ -41,7 +41,6 @@ from matter_core.pase import (
     HANDSHAKE_TIMEOUT_MS,
     MAX_PASSCODE,
     MAX_RETRANSMISSIONS,
-    RETRANSMIT_INTERVAL_MS,
     TRANSITIONS,
     Commissionee,
     Commissioner,
@@ -60,6 +59,7 @@ from matter_core.pase_messages import (
     PBKDFParamResponse,
 )
 
+MRP_IDLE_FIRST = 550  # placeholder
 OP = SecureChannelOpcode
 FAILURE_STATUS = bytes.fromhex("0100 00000000 0200")
 SUCCESS_STATUS = bytes(8)
@@ -460,13 +460,13 @@ def test_wire_shape_matches_the_observed_exchange(seed: int) -> None:
 def test_a_dropped_request_is_retransmitted_and_the_handshake_completes() -> None:
     commissioner, commissionee = make_pair(11, now_ms=1000)
     (request,) = commissioner.datagrams_to_send()  # lost
-    assert commissioner.next_deadline() == 1000 + RETRANSMIT_INTERVAL_MS
+    assert commissioner.next_deadline() == 1000 + MRP_IDLE_FIRST
 
-    commissioner.handle_timer(1000 + RETRANSMIT_INTERVAL_MS - 1)
+    commissioner.handle_timer(1000 + MRP_IDLE_FIRST - 1)
     assert commissioner.datagrams_to_send() == []
-    commissioner.handle_timer(1000 + RETRANSMIT_INTERVAL_MS)
+    commissioner.handle_timer(1000 + MRP_IDLE_FIRST)
     assert commissioner.datagrams_to_send() == [request]  # same bytes, same counter
-    assert commissioner.next_deadline() == 1000 + 3 * RETRANSMIT_INTERVAL_MS
+    assert commissioner.next_deadline() == 1000 + 3 * MRP_IDLE_FIRST
 
     commissionee.receive_datagram(request, 1300)
     pump(commissioner, commissionee, 1300)
@@ -480,15 +480,15 @@ def test_a_dropped_response_is_resent_when_the_request_is_retransmitted() -> Non
     commissionee.receive_datagram(request, 0)
     (response,) = commissionee.datagrams_to_send()  # lost
 
-    commissioner.handle_timer(RETRANSMIT_INTERVAL_MS)
+    commissioner.handle_timer(MRP_IDLE_FIRST)
     (again,) = commissioner.datagrams_to_send()
     assert again == request
-    commissionee.receive_datagram(again, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(again, MRP_IDLE_FIRST)
     assert commissionee.datagrams_to_send() == [response]
     assert commissionee.state is State.EXPECT_PAKE1
 
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
-    pump(commissioner, commissionee, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(response, MRP_IDLE_FIRST)
+    pump(commissioner, commissionee, MRP_IDLE_FIRST)
     assert commissioner.state is State.ESTABLISHED
     assert state_of(commissionee) is State.ESTABLISHED
     assert commissioner.transcript_hash == commissionee.transcript_hash
@@ -525,29 +525,29 @@ def test_regression_a_delayed_older_copy_is_dropped_not_fatal() -> None:
     # EXPECT_PAKE3, which failed the handshake as an unexpected message.
     commissioner, commissionee = make_pair(19)
     (request,) = commissioner.datagrams_to_send()
-    commissioner.handle_timer(RETRANSMIT_INTERVAL_MS)
+    commissioner.handle_timer(MRP_IDLE_FIRST)
     (late_copy,) = commissioner.datagrams_to_send()
     assert late_copy == request
-    commissionee.receive_datagram(request, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(request, MRP_IDLE_FIRST)
     (response,) = commissionee.datagrams_to_send()
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(response, MRP_IDLE_FIRST)
     (pake1,) = commissioner.datagrams_to_send()
-    commissionee.receive_datagram(pake1, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(pake1, MRP_IDLE_FIRST)
     (pake2,) = commissionee.datagrams_to_send()
     assert commissionee.state is State.EXPECT_PAKE3
 
     for stale in (late_copy, request):
-        commissionee.receive_datagram(stale, RETRANSMIT_INTERVAL_MS)
+        commissionee.receive_datagram(stale, MRP_IDLE_FIRST)
         assert state_of(commissionee) is State.EXPECT_PAKE3
         assert commissionee.datagrams_to_send() == []  # not even a resend: it is old
 
-    commissioner.receive_datagram(pake2, RETRANSMIT_INTERVAL_MS)
-    pump(commissioner, commissionee, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(pake2, MRP_IDLE_FIRST)
+    pump(commissioner, commissionee, MRP_IDLE_FIRST)
     assert state_of(commissioner) is State.ESTABLISHED
     assert state_of(commissionee) is State.ESTABLISHED
     # Established sessions drop stale handshake copies too, and stay established.
-    commissionee.receive_datagram(pake1, RETRANSMIT_INTERVAL_MS)
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(pake1, MRP_IDLE_FIRST)
+    commissioner.receive_datagram(response, MRP_IDLE_FIRST)
     assert commissionee.datagrams_to_send() == [] and commissioner.datagrams_to_send() == []
     assert commissioner.error is None and commissionee.error is None
     assert commissioner.transcript_hash == commissionee.transcript_hash
@@ -580,13 +580,13 @@ def test_a_lost_final_ack_makes_the_status_report_come_again() -> None:
     status = trace.sent[-2][1]
     assert opcode_of(ack) == OP.STANDALONE_ACK and opcode_of(status) == OP.STATUS_REPORT
     assert commissionee.state is State.ESTABLISHED
-    assert commissionee.next_deadline() == RETRANSMIT_INTERVAL_MS
+    assert commissionee.next_deadline() == MRP_IDLE_FIRST
 
-    commissionee.handle_timer(RETRANSMIT_INTERVAL_MS)
+    commissionee.handle_timer(MRP_IDLE_FIRST)
     assert commissionee.datagrams_to_send() == [status]
-    commissioner.receive_datagram(status, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(status, MRP_IDLE_FIRST)
     assert commissioner.datagrams_to_send() == [ack]
-    commissionee.receive_datagram(ack, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(ack, MRP_IDLE_FIRST)
     assert commissionee.next_deadline() is None
     assert commissioner.state is State.ESTABLISHED and commissionee.state is State.ESTABLISHED
 
@@ -599,7 +599,7 @@ def test_retransmissions_run_out_into_a_handshake_timeout() -> None:
     for attempt in range(MAX_RETRANSMISSIONS):
         due = commissioner.next_deadline()
         assert due is not None
-        assert due == now + RETRANSMIT_INTERVAL_MS * 2**attempt
+        assert due == now + MRP_IDLE_FIRST * 2**attempt
         now = due
         commissioner.handle_timer(now)
         assert commissioner.datagrams_to_send() == [request]

@@ -154,7 +154,9 @@ def classify(datagram: bytes, view: SessionView) -> Classified:
     return Classified(Verdict.DELIVER, None, header, proto, payload)
 
 
-def _addressing(header: MessageHeader, proto: ProtocolHeader, view: SessionView) -> DropReason | None:
+def _addressing(
+    header: MessageHeader, proto: ProtocolHeader, view: SessionView
+) -> DropReason | None:
     """The first addressing rule the message breaks, or None."""
     if proto.vendor_id not in (None, 0):
         return DropReason.VENDOR

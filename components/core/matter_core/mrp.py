@@ -142,5 +142,5 @@ def backoff_ms(base_interval_ms: int, send_count: int, jitter: int) -> int:
     interval = base_interval_ms * MRP_BACKOFF_MARGIN[0] // MRP_BACKOFF_MARGIN[1]
     exponent = min(max(0, send_count - MRP_BACKOFF_THRESHOLD), _MAX_EXPONENT)
     numerator, denominator = MRP_BACKOFF_BASE
-    backoff = interval * numerator**exponent // denominator**exponent
+    backoff: int = interval * pow(numerator, exponent) // pow(denominator, exponent)
     return backoff * (JITTER_BASE + jitter) // JITTER_BASE

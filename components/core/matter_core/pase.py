@@ -35,9 +35,9 @@ from matter_core import mrp, spake2p
 from matter_core.entropy import EntropySource
 from matter_core.errors import (
     GENERAL_SUCCESS,
-    CoreError,
     PROTOCOL_SESSION_ESTABLISHMENT_SUCCESS,
     ConfirmationError,
+    CoreError,
     LocalProtocolError,
     RemoteProtocolError,
 )
