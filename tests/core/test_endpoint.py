@@ -25,10 +25,18 @@ from matter_core.errors import (
     PeerStatusError,
     WrongStateError,
 )
-from matter_core.message import MIC_LENGTH, MessageHeader, SecureChannelOpcode, UnsecuredMessage
+from matter_core.message import (
+    MIC_LENGTH,
+    MessageHeader,
+    ProtocolId,
+    SecureChannelOpcode,
+    UnsecuredMessage,
+)
 from matter_core.message import SessionType as WireSessionType
 from matter_core.pase import MAX_RETRANSMISSIONS, Role
+from matter_core.secure_session import SecureSession
 from matter_core.session_events import MAX_EVENTS, EventKind, EventQueue, SessionEvent
+from matter_core.tlv import ByteReader
 
 OP = SecureChannelOpcode
 
@@ -462,6 +470,123 @@ def test_starting_a_session_forgets_the_last_backlog() -> None:
     assert commissioner.secured_dropped == 1
     assert commissioner.start_commissioner(PASSCODE).dropped == ()
     assert commissioner.secured_dropped == 0
+
+
+# --- MRP on the secure session (Matter Core Specification 1.3, section 4.12.2.2) -------
+
+
+def secure_of(endpoint: CoreEndpoint) -> SecureSession:
+    """The endpoint's secure session, to seal what the endpoint API does not (an R-flagged
+    message, as a peer that uses MRP on the session sends)."""
+    return endpoint._require_secure()
+
+
+def established_pair(seed: int) -> tuple[CoreEndpoint, CoreEndpoint, FakeLink]:
+    """Both endpoints established, the final unsecured ack taken: the link is empty."""
+    commissioner, commissionee, link, clock = endpoints(seed)
+    start(commissioner, commissionee)
+    run(commissioner, commissionee, clock)
+    commissionee.poll()  # takes the final standalone ack
+    assert not link.a.inbox and not link.b.inbox
+    return commissioner, commissionee, link
+
+
+def test_the_first_secured_message_asking_for_an_ack_gets_a_secured_standalone_ack() -> None:
+    commissioner, commissionee, link = established_pair(15)
+    sender = secure_of(commissioner)
+    sent_before = len(link.b.sent)
+    acks_before = commissionee.status().acks_sent
+    datagram = sender.seal(0x0001, 0x02, b"invoke", 0x5A5A, needs_ack=True)
+    counter = sender.last_counter
+    link.b.inbox.append(datagram)
+
+    opened = commissionee.open()
+
+    assert opened is not None
+    assert (opened.payload, opened.exchange_id, opened.message_counter) == (
+        b"invoke",
+        0x5A5A,
+        counter,
+    )
+    assert len(link.b.sent) == sent_before + 1
+    ack = link.b.sent[-1]
+    header = MessageHeader.pull(ByteReader(ack))
+    assert header.is_secure and header.session_id == sender.local_session_id
+    # The commissioner's own secure session opens it: an encrypted standalone ack on the
+    # message's exchange, from its responder side, acknowledging the message's counter.
+    frame = sender.open_frame(ack)
+    assert not frame.duplicate
+    assert frame.protocol.protocol_id == ProtocolId.SECURE_CHANNEL
+    assert frame.protocol.opcode == OP.STANDALONE_ACK
+    assert frame.protocol.exchange_id == 0x5A5A
+    assert not frame.protocol.initiator  # the sealed message had the I flag
+    assert frame.protocol.ack_counter == counter
+    assert not frame.protocol.needs_ack  # an ack is not acknowledged
+    assert frame.message.payload == b""
+    assert commissionee.status().acks_sent == acks_before + 1
+    assert commissionee.open() is None
+
+
+def test_a_secured_message_without_the_r_flag_is_not_acknowledged() -> None:
+    commissioner, commissionee, link = established_pair(16)
+    sent_before = len(link.b.sent)
+    commissioner.seal(0x0001, 0x02, b"no ack wanted")
+    assert commissionee.open() is not None
+    assert len(link.b.sent) == sent_before
+    assert commissionee.status().acks_sent == 0
+
+
+def test_a_duplicate_secured_message_is_reacked_and_not_returned_twice() -> None:
+    commissioner, commissionee, link = established_pair(17)
+    sender = secure_of(commissioner)
+    datagram = sender.seal(0x0001, 0x02, b"once", 0x0101, needs_ack=True)
+    counter = sender.last_counter
+    following = sender.seal(0x0001, 0x02, b"next", 0x0102)
+    link.b.inbox.extend([datagram, datagram, following])
+
+    first = commissionee.open()
+    assert first is not None and first.payload == b"once"
+    second = commissionee.open()
+    assert second is not None and second.payload == b"next"  # the copy was skipped
+    assert commissionee.open() is None
+
+    # Both copies were acknowledged (the first ack may have been lost), with the same
+    # acknowledged counter and new message counters of our own.
+    acks = [sender.open_frame(d) for d in link.b.sent[-2:]]
+    assert [frame.protocol.opcode for frame in acks] == [OP.STANDALONE_ACK] * 2
+    assert [frame.protocol.ack_counter for frame in acks] == [counter, counter]
+    assert acks[1].message.message_counter == acks[0].message.message_counter + 1
+    status = commissionee.status()
+    assert status.acks_sent == 2
+    assert status.dropped == (("duplicate", 1),)
+    opened_events = [e for e in commissionee.take_events() if e.kind is EventKind.MESSAGE_OPENED]
+    assert len(opened_events) == 2
+
+
+def test_a_secured_standalone_ack_met_in_open_is_consumed() -> None:
+    commissioner, commissionee, link = established_pair(18)
+    # The device acks a reliable message of the commissioner's; the commissioner's open()
+    # meets that secured ack first, then a message.
+    link.b.inbox.append(secure_of(commissioner).seal(0x0001, 0x02, b"ping", 7, needs_ack=True))
+    assert commissionee.open() is not None
+    assert len(link.a.inbox) == 1  # the device's secured standalone ack
+    sent_before = len(link.a.sent)
+
+    assert commissioner.open() is None  # consumed, not returned as opcode 0x10
+    assert len(link.a.sent) == sent_before  # and an ack is not acknowledged
+    status = commissioner.status()
+    assert status.failure is None and status.dropped == ()
+    assert [e.kind for e in commissioner.take_events()] == [EventKind.ESTABLISHED]
+
+    link.b.inbox.append(secure_of(commissioner).seal(0x0001, 0x02, b"ping 2", 8, needs_ack=True))
+    assert commissionee.open() is not None
+    counter = commissionee.seal(0x0001, 0x05, b"pong")
+    # The ack, then the message: open() skips the ack and returns the message.
+    assert len(link.a.inbox) == 2
+    reply = commissioner.open()
+    assert reply is not None
+    assert (reply.opcode, reply.payload, reply.message_counter) == (0x05, b"pong", counter)
+    assert commissioner.open() is None
 
 
 # --- events ----------------------------------------------------------------------------

@@ -22,7 +22,9 @@ the retransmission timer of the reply starts when the reply is actually sent.
 A secured message that asks for an acknowledgement (R flag) is acknowledged on its
 exchange with a secured standalone ack when :meth:`CoreEndpoint.open` opens it, and a
 duplicate is dropped and acknowledged again (Matter Core Specification 1.3, section
-4.12.2.2).
+4.12.2.2). A secured standalone ack from the peer is MRP's business, not the caller's:
+:meth:`CoreEndpoint.open` consumes it (the core sends no reliable secured message, so
+there is nothing for it to clear) and looks at the next datagram.
 
 What happens to the session (established, failed, a message opened) is kept as
 :class:`~matter_core.session_events.SessionEvent` records until the host takes them
@@ -39,7 +41,13 @@ from typing import Protocol
 
 from matter_core.entropy import EntropySource
 from matter_core.errors import CoreError, DecodeError, WrongStateError
-from matter_core.message import MessageHeader, SessionType
+from matter_core.message import (
+    MessageHeader,
+    ProtocolHeader,
+    ProtocolId,
+    SecureChannelOpcode,
+    SessionType,
+)
 from matter_core.message_layer import DropReason
 from matter_core.pase import Commissionee, Commissioner, Established, PaseSession, Role
 from matter_core.secure_session import OpenedMessage, SecureSession
@@ -209,7 +217,8 @@ class CoreEndpoint:
         Unsecured datagrams that still arrive (the peer's final acknowledgement, a
         retransmission) go to the handshake, which answers or ignores them. A message
         that asks for an acknowledgement is acked with a secured standalone ack; a
-        duplicate is dropped (and acked again) and the next datagram is looked at.
+        duplicate is dropped (and acked again) and the next datagram is looked at; so is
+        a secured standalone ack, which is never returned (nor acknowledged).
         """
         session = self._require_session()
         secure = self._require_secure()
@@ -229,6 +238,10 @@ class CoreEndpoint:
                 if route is not _Route.OPEN:
                     continue
             frame = secure.open_frame(datagram)
+            if _is_standalone_ack(frame.protocol):
+                # Section 4.12.2.2: a standalone ack only acknowledges; it is not a message
+                # for the caller, and an ack is never acknowledged.
+                continue
             if frame.protocol.needs_ack:
                 ack = secure.seal_ack(
                     frame.protocol.exchange_id,
@@ -309,6 +322,15 @@ class CoreEndpoint:
         if session.secure is None:
             raise WrongStateError(f"no secure session yet (PASE state {session.state.value})")
         return session.secure
+
+
+def _is_standalone_ack(protocol: ProtocolHeader) -> bool:
+    """True for an MRP standalone acknowledgement (Secure Channel, opcode 0x10)."""
+    return (
+        protocol.protocol_id == ProtocolId.SECURE_CHANNEL
+        and protocol.vendor_id in (None, 0)
+        and protocol.opcode == SecureChannelOpcode.STANDALONE_ACK
+    )
 
 
 def _secured_header(datagram: bytes) -> MessageHeader | None:

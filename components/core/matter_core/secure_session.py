@@ -81,8 +81,13 @@ class SecureSession:
         *,
         initiator: bool = True,
         ack_counter: int | None = None,
+        needs_ack: bool = False,
     ) -> bytes:
-        """Encrypt one message for the peer; returns the datagram."""
+        """Encrypt one message for the peer; returns the datagram.
+
+        ``needs_ack`` sets the R flag (Matter Core Specification 1.3, section 4.12.2): the
+        peer then acknowledges the message. Retransmitting it is the caller's business.
+        """
         counter = self._counter
         if counter > 0xFFFFFFFF:
             # Wrapping to 0 would make the peer reject every later message as a replay:
@@ -96,6 +101,7 @@ class SecureSession:
             protocol_id=protocol_id,
             initiator=initiator,
             ack_counter=ack_counter,
+            needs_ack=needs_ack,
         )
         header_bytes = header.encode()
         nonce = matter_nonce(header.security_flags, counter, PASE_NONCE_NODE_ID)
