@@ -23,6 +23,8 @@ import matter_core.endpoint
 import matter_core.errors
 import matter_core.kdf
 import matter_core.message
+import matter_core.message_layer
+import matter_core.mrp
 import matter_core.p256
 import matter_core.pase
 import matter_core.pase_messages
@@ -142,6 +144,9 @@ def _status(status: matter_core.endpoint.SessionStatus) -> types.SessionStatus:
         failure=None if status.failure is None else _error_value(status.failure),
         datagrams_sent=status.datagrams_sent,
         datagrams_received=status.datagrams_received,
+        dropped=[types.DropCount(reason=reason, count=count) for reason, count in status.dropped],
+        retransmissions=status.retransmissions,
+        acks_sent=status.acks_sent,
     )
 
 

@@ -426,6 +426,15 @@ def _print_report(report: RunReport) -> None:
             f"  seams {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
+    for role, status in (
+        ("commissioner", outcome.commissioner),
+        ("commissionee", outcome.commissionee),
+    ):
+        dropped = ", ".join(f"{reason}={count}" for reason, count in status.dropped) or "none"
+        click.echo(
+            f"  message layer {role}: retransmissions={status.retransmissions} "
+            f"acks sent={status.acks_sent}; dropped: {dropped}"
+        )
     if report.faults is not None:
         plan = report.config.faults.text() if report.config.faults is not None else "none"
         click.echo(f"  faults ({plan}): {report.faults.line()}")

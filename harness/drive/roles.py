@@ -43,6 +43,19 @@ class RoleStatus:
     failure: Failure | None
     datagrams_sent: int
     datagrams_received: int
+    dropped: tuple[tuple[str, int], ...] = ()
+    """(reason, count) of the datagrams the core's message layer dropped, reasons with a
+    count only, in the core's fixed order."""
+    retransmissions: int = 0
+    acks_sent: int = 0
+
+    def message_layer(self) -> dict[str, Any]:
+        """The MRP and message-layer counters, JSON-ready (for reports and evidence)."""
+        return {
+            "dropped": dict(self.dropped),
+            "retransmissions": self.retransmissions,
+            "acks_sent": self.acks_sent,
+        }
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,9 @@ def _native_status(status: SessionStatus) -> RoleStatus:
         else Failure(failure.kind, failure.message, failure.general_code, failure.protocol_code),
         datagrams_sent=status.datagrams_sent,
         datagrams_received=status.datagrams_received,
+        dropped=tuple(status.dropped),
+        retransmissions=status.retransmissions,
+        acks_sent=status.acks_sent,
     )
 
 
@@ -245,4 +261,7 @@ def _component_status(value: Any) -> RoleStatus:
         ),
         datagrams_sent=int(field(value, "datagrams_sent")),
         datagrams_received=int(field(value, "datagrams_received")),
+        dropped=tuple((str(entry.reason), int(entry.count)) for entry in field(value, "dropped")),
+        retransmissions=int(value.retransmissions),
+        acks_sent=int(field(value, "acks_sent")),
     )

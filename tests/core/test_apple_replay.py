@@ -73,13 +73,20 @@ def apples_standalone_ack() -> bytes:
     raise AssertionError("no standalone ack in the recording")
 
 
+JITTER = b"\x00"
+"""The MRP jitter draw of each reliable message we frame (any byte: timers only)."""
+
+
 def scripted_draws() -> list[bytes]:
     """The device's random draws, in our core's documented order."""
     return [
         recorded_counter(APPLE["msg_pbkdf_param_response"]).to_bytes(4, "little"),
         h(APPLE["responder_random"]),
         APPLE["responder_session_id"].to_bytes(2, "little"),
+        JITTER,  # PBKDFParamResponse
         h(APPLE["y"]),
+        JITTER,  # Pake2
+        JITTER,  # the success StatusReport
         secured_counter(APPLE["first_secured_msg_from_responder"]).to_bytes(4, "little"),
     ]
 
@@ -92,16 +99,26 @@ class Replay:
         salt = h(APPLE["salt"])
         verifier = h(APPLE["w0"]) + h(APPLE["L"])
         assert verifier == spake2p.compute_verifier(APPLE["passcode"], salt, APPLE["iterations"])
+        # The recorded device announced no session parameters: neither do we, so the
+        # PBKDFParamResponse (part of the SPAKE2+ context) is the recorded one.
         self.device = Commissionee(
-            verifier, salt, APPLE["iterations"], entropy=self.entropy, now_ms=0
+            verifier,
+            salt,
+            APPLE["iterations"],
+            entropy=self.entropy,
+            now_ms=0,
+            session_parameters=None,
         )
         self.device.start(0)
-        # Our reply to each of Apple's messages, under the name of the recorded reply.
+        # Our reply to each of Apple's messages, under the name of the recorded reply,
+        # and the standalone acks that went out before a reply.
         self.sent: dict[str, bytes] = {}
+        self.acks: dict[str, list[bytes]] = {}
         for step, (received, reply_name) in enumerate(STEPS):
             self.device.receive_datagram(h(APPLE[received]), 10 * step)
-            (reply,) = self.device.datagrams_to_send()
+            *acks, reply = self.device.datagrams_to_send()
             self.sent[reply_name] = reply
+            self.acks[reply_name] = acks
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +128,7 @@ def replay() -> Replay:
 
 
 def test_the_script_matches_the_documented_draw_order(replay: Replay) -> None:
-    assert replay.entropy.requests == [4, 32, 2, 32, 4]
+    assert replay.entropy.requests == [4, 32, 2, 1, 32, 1, 1, 4]
     assert replay.entropy.remaining == 0
 
 
@@ -130,6 +147,9 @@ def test_pake2_carries_the_recorded_pb_and_cb(replay: Replay) -> None:
     pake2 = Pake2.decode(UnsecuredMessage.decode(replay.sent["msg_pake2"]).payload)
     assert pake2.pB == h(APPLE["Y_pB"])
     assert pake2.cB == h(APPLE["cB"])
+    # Like the recorded device, we acknowledge Pake1 on Pake2 (the P-256 work is well
+    # inside the standalone-ack timeout): byte for byte the recorded message.
+    assert replay.acks["msg_pake2"] == []
     assert replay.sent["msg_pake2"] == h(APPLE["msg_pake2"])
 
 
@@ -141,6 +161,7 @@ def test_apples_ca_verifies_and_we_report_success(replay: Replay) -> None:
     assert status.protocol.opcode == SecureChannelOpcode.STATUS_REPORT
     assert status.payload == bytes(8)
     assert replay.sent["msg_status_report"] == h(APPLE["msg_status_report"])
+    assert replay.acks["msg_status_report"] == []  # the report carries the ack of Pake3
     assert device.local_session_id == APPLE["responder_session_id"]
     assert device.peer_session_id == APPLE["initiator_session_id"]
     assert device.next_event() == Established(

@@ -41,7 +41,6 @@ from matter_core.pase import (
     HANDSHAKE_TIMEOUT_MS,
     MAX_PASSCODE,
     MAX_RETRANSMISSIONS,
-    RETRANSMIT_INTERVAL_MS,
     TRANSITIONS,
     Commissionee,
     Commissioner,
@@ -119,7 +118,9 @@ def test_handshake_establishes_both_roles(
             commissionee.transcript_hash,
         )
     ]
-    assert len(trace.sent) == 7
+    # The six handshake messages and the commissioner's two standalone acks: of the
+    # PBKDFParamResponse (before its PBKDF2) and of the success StatusReport.
+    assert [opcode_of(d) for _, d in trace.sent] == [0x20, 0x21, 0x10, 0x22, 0x23, 0x24, 0x40, 0x10]
     assert commissioner.next_deadline() is None and commissionee.next_deadline() is None
 
     assert commissioner.secure is not None and commissionee.secure is not None
@@ -162,16 +163,21 @@ def test_mismatched_passcodes_fail_both_roles() -> None:
     assert "rejected our key confirmation cB" in str(commissionee.error)
     assert commissionee.error.protocol_code == 0x0002
 
-    # The last datagram is the commissioner's failure report, answering Pake2.
-    direction, last = trace.sent[-1]
-    assert direction == C2D
-    message = UnsecuredMessage.decode(last)
+    # The commissioner's failure report answers Pake2 and asks for an acknowledgement
+    # (Matter Core Specification 1.3, section 4.12.2: a StatusReport is a reliable
+    # message); the commissionee's standalone ack of it closes the exchange.
+    assert [opcode_of(d) for _, d in trace.sent] == [0x20, 0x21, 0x10, 0x22, 0x23, 0x40, 0x10]
+    (direction, report), (ack_direction, ack) = trace.sent[-2:]
+    assert (direction, ack_direction) == (C2D, D2C)
+    message = UnsecuredMessage.decode(report)
     assert message.protocol.opcode == OP.STATUS_REPORT
     assert message.payload == FAILURE_STATUS
-    assert not message.protocol.needs_ack
-    pake2 = UnsecuredMessage.decode(trace.by(D2C)[-1])
+    assert message.protocol.needs_ack
+    pake2 = UnsecuredMessage.decode(trace.by(D2C)[-2])
+    assert pake2.protocol.opcode == OP.PASE_PAKE2
     assert message.protocol.ack_counter == pake2.header.message_counter
-    assert [opcode_of(d) for _, d in trace.sent] == [0x20, 0x21, 0x22, 0x23, 0x40]
+    acked = UnsecuredMessage.decode(ack).protocol
+    assert acked.ack_counter == message.header.message_counter and not acked.needs_ack
 
     (commissioner_event,) = events(commissioner)
     assert isinstance(commissioner_event, Failed)
@@ -273,48 +279,60 @@ def test_commissionee_accepts_the_pbkdf_limits(salt_length: int, iterations: int
 
 def _request_with(
     seed: int, changes: dict[str, Any], exchange_id: int | None = None
-) -> tuple[Commissionee, bytes]:
-    """A started commissionee and a PBKDFParamRequest datagram with changed fields."""
+) -> tuple[Commissionee, bytes, bytes]:
+    """A started commissionee, a PBKDFParamRequest datagram with changed fields, and the
+    genuine request (both on ``exchange_id`` when it is given)."""
     commissioner, commissionee = make_pair(seed)
     (request,) = commissioner.datagrams_to_send()
     original = PBKDFParamRequest.decode(UnsecuredMessage.decode(request).payload)
     changed = dataclasses.replace(original, **changes)
     protocol = {} if exchange_id is None else {"exchange_id": exchange_id}
-    return commissionee, reframe(request, payload=changed.encode(), protocol=protocol)
+    return (
+        commissionee,
+        reframe(request, payload=changed.encode(), protocol=protocol),
+        reframe(request, protocol=protocol),
+    )
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "words"),
-    [
-        ("passcode_id", 1, "passcode id 1"),
-        ("passcode_id", 0xFFFF, "passcode id 65535"),
-        ("initiator_session_id", 0, "initiator session id 0"),
-    ],
+    ("field", "value"),
+    [("passcode_id", 1), ("passcode_id", 0xFFFF), ("initiator_session_id", 0)],
+    ids=["passcode id 1", "passcode id 65535", "initiator session id 0"],
 )
 # Exchange id 0 is a legal random draw; the commissionee used to take it for "no peer
-# yet" and failed silently (regression).
+# yet" and failed silently (regression): the genuine request on exchange 0 must still
+# open the handshake.
 @pytest.mark.parametrize("exchange_id", [None, 0], ids=["drawn-exchange", "exchange-0"])
-def test_commissionee_fails_a_bad_request_with_a_status_report(
-    field: str, value: int, words: str, exchange_id: int | None
+def test_a_bad_request_is_dropped_and_the_device_keeps_waiting(
+    field: str, value: int, exchange_id: int | None
 ) -> None:
-    commissionee, request = _request_with(7, {field: value}, exchange_id)
-    commissionee.receive_datagram(request, 0)
+    # A device waiting for a commissioner does not fail (nor answer) a request that
+    # breaks a rule: it drops it and keeps listening, as CHIP re-arms its PASE listener.
+    commissionee, bad, genuine = _request_with(7, {field: value}, exchange_id)
+    commissionee.receive_datagram(bad, 0)
 
-    assert commissionee.state is State.FAILED
-    assert type(commissionee.error) is RemoteProtocolError
-    assert words in str(commissionee.error)
+    assert commissionee.state is State.EXPECT_PBKDF_PARAM_REQUEST
+    assert commissionee.error is None
+    assert commissionee.datagrams_to_send() == []  # no StatusReport, no ack
+    assert commissionee.drops.items() == (("malformed", 1),)
+    assert events(commissionee) == []
+    assert commissionee.next_deadline() is None  # still waiting, with no timeout
+
+    # The genuine request (same message counter) then opens the exchange as usual.
+    commissionee.receive_datagram(genuine, 0)
+    assert state_of(commissionee) is State.EXPECT_PAKE1
     (reply,) = commissionee.datagrams_to_send()
     sent = UnsecuredMessage.decode(reply)
-    received = UnsecuredMessage.decode(request)
-    assert sent.protocol.opcode == OP.STATUS_REPORT
-    assert sent.payload == FAILURE_STATUS
+    received = UnsecuredMessage.decode(genuine)
+    assert sent.protocol.opcode == OP.PBKDF_PARAM_RESPONSE
     # Addressed like any reply: the initiator's node id, its exchange, acking the request.
     assert sent.header.destination_node_id == received.header.source_node_id
     assert sent.protocol.exchange_id == received.protocol.exchange_id
+    if exchange_id is not None:
+        assert sent.protocol.exchange_id == exchange_id
     assert sent.protocol.ack_counter == received.header.message_counter
     assert not sent.protocol.initiator
-    (event,) = events(commissionee)
-    assert isinstance(event, Failed) and event.status_sent is not None
+    assert commissionee.drops.items() == (("malformed", 1),)
 
 
 def _commissioner_with_response(seed: int, response: PBKDFParamResponse | bytes) -> Commissioner:
@@ -347,13 +365,26 @@ def _genuine_response(seed: int) -> PBKDFParamResponse:
     ],
 )
 def test_commissioner_fails_a_bad_response(change: dict[str, Any], words: str) -> None:
+    # A well-formed PBKDFParamResponse on our exchange with a bad field fails the
+    # commissioner, which tells the device with a failure StatusReport (as CHIP does).
     response = dataclasses.replace(_genuine_response(8), **change)
     commissioner = _commissioner_with_response(8, response)
     assert commissioner.state is State.FAILED
     assert isinstance(commissioner.error, RemoteProtocolError)
     assert words in str(commissioner.error)
-    (status,) = commissioner.datagrams_to_send()
-    assert UnsecuredMessage.decode(status).payload == FAILURE_STATUS
+    # The response's standalone ack went out before the handler ran (it is the message
+    # whose handler does PBKDF2), then the failure report, reliable, on the exchange.
+    ack, status = commissioner.datagrams_to_send()
+    acked, report = UnsecuredMessage.decode(ack), UnsecuredMessage.decode(status)
+    assert acked.protocol.opcode == OP.STANDALONE_ACK
+    assert report.protocol.opcode == OP.STATUS_REPORT
+    assert report.payload == FAILURE_STATUS
+    assert report.protocol.needs_ack and report.protocol.initiator
+    assert report.protocol.exchange_id == acked.protocol.exchange_id
+    assert report.protocol.ack_counter is None  # the ack already went out alone
+    (event,) = events(commissioner)
+    assert isinstance(event, Failed) and event.status_sent is not None
+    assert event.status_sent.encode() == FAILURE_STATUS
 
 
 def test_commissioner_fails_a_response_with_a_short_salt() -> None:
@@ -420,10 +451,15 @@ def test_wire_shape_matches_the_observed_exchange(seed: int) -> None:
     shape = [
         (d, m.header.message_flags, int(m.protocol.flags), m.protocol.opcode) for d, m in decoded
     ]
+    # Message flags: 0x04 source node id (the commissioner's ephemeral one), 0x01
+    # destination node id. Exchange flags: 0x01 I, 0x02 A, 0x04 R. The commissioner acks
+    # the PBKDFParamResponse alone before its PBKDF2, so Pake1 carries no ack; the
+    # commissionee's Pake2 carries the ack of Pake1, as a CHIP device's does.
     assert shape == [
         (C2D, 0x04, 0x05, 0x20),
         (D2C, 0x01, 0x06, 0x21),
-        (C2D, 0x04, 0x07, 0x22),
+        (C2D, 0x04, 0x03, 0x10),
+        (C2D, 0x04, 0x05, 0x22),
         (D2C, 0x01, 0x06, 0x23),
         (C2D, 0x04, 0x07, 0x24),
         (D2C, 0x01, 0x06, 0x40),
@@ -446,56 +482,88 @@ def test_wire_shape_matches_the_observed_exchange(seed: int) -> None:
     for direction in (C2D, D2C):
         counters = [m.header.message_counter for d, m in decoded if d == direction]
         assert counters == list(range(counters[0], counters[0] + len(counters)))
-    assert decoded[0][1].protocol.ack_counter is None
-    for (_, previous), (_, message) in itertools.pairwise(decoded):
-        assert message.protocol.ack_counter == previous.header.message_counter
-    assert decoded[5][1].payload == SUCCESS_STATUS
-    assert decoded[6][1].payload == b""
-    assert ExchangeFlags.RELIABILITY not in decoded[6][1].protocol.flags
+    counter = [m.header.message_counter for _, m in decoded]
+    # Which message each one acknowledges (by index in the exchange), if any.
+    acked = [None, 0, 1, None, 3, 4, 5, 6]
+    assert [m.protocol.ack_counter for _, m in decoded] == [
+        None if index is None else counter[index] for index in acked
+    ]
+    assert decoded[6][1].payload == SUCCESS_STATUS
+    for ack in (decoded[2][1], decoded[7][1]):
+        assert ack.payload == b""
+        assert ExchangeFlags.RELIABILITY not in ack.protocol.flags
 
 
 # --- retransmission ---------------------------------------------------------------------
+# Waits follow Matter Core Specification 1.3, section 4.12.2.1 (see
+# test_pase_schedule_and_transcript.py for the formula): 550 ms before jitter towards a
+# peer not heard from yet (its idle interval, 500 ms, with the 1.1 margin), 330 ms towards
+# one heard within its active threshold; one entropy byte r makes a wait w into
+# w * (1024 + r) // 1024.
 
 
 def test_a_dropped_request_is_retransmitted_and_the_handshake_completes() -> None:
     commissioner, commissionee = make_pair(11, now_ms=1000)
     (request,) = commissioner.datagrams_to_send()  # lost
-    assert commissioner.next_deadline() == 1000 + RETRANSMIT_INTERVAL_MS
+    # Jitter bytes 1 then 247: 550 * 1025 // 1024 = 550, then 550 * 1271 // 1024 = 682.
+    assert commissioner.next_deadline() == 1000 + 550
 
-    commissioner.handle_timer(1000 + RETRANSMIT_INTERVAL_MS - 1)
+    commissioner.handle_timer(1000 + 550 - 1)
     assert commissioner.datagrams_to_send() == []
-    commissioner.handle_timer(1000 + RETRANSMIT_INTERVAL_MS)
+    commissioner.handle_timer(1000 + 550)
     assert commissioner.datagrams_to_send() == [request]  # same bytes, same counter
-    assert commissioner.next_deadline() == 1000 + 3 * RETRANSMIT_INTERVAL_MS
+    assert commissioner.retransmissions == 1
+    assert commissioner.next_deadline() == 1000 + 550 + 682
 
-    commissionee.receive_datagram(request, 1300)
-    pump(commissioner, commissionee, 1300)
+    commissionee.receive_datagram(request, 1600)
+    pump(commissioner, commissionee, 1600)
     assert commissioner.state is State.ESTABLISHED and commissionee.state is State.ESTABLISHED
     assert commissioner.transcript_hash == commissionee.transcript_hash
+    assert commissioner.retransmissions == 1 and commissionee.retransmissions == 0
 
 
-def test_a_dropped_response_is_resent_when_the_request_is_retransmitted() -> None:
+def test_a_lost_response_is_reacked_on_the_duplicate_and_resent_by_its_own_timer() -> None:
+    # Matter Core Specification 1.3, section 4.12.2.2: a duplicate that asks for an ack is
+    # dropped and acknowledged again with a standalone ack; the reply is not resent for
+    # it (the reply's own retransmission timer does that).
     commissioner, commissionee = make_pair(12)
     (request,) = commissioner.datagrams_to_send()
     commissionee.receive_datagram(request, 0)
     (response,) = commissionee.datagrams_to_send()  # lost
 
-    commissioner.handle_timer(RETRANSMIT_INTERVAL_MS)
+    now = commissioner.next_deadline()
+    assert now is not None
+    commissioner.handle_timer(now)
     (again,) = commissioner.datagrams_to_send()
     assert again == request
-    commissionee.receive_datagram(again, RETRANSMIT_INTERVAL_MS)
-    assert commissionee.datagrams_to_send() == [response]
+    commissionee.receive_datagram(again, now)
+    (ack,) = commissionee.datagrams_to_send()
+    acked = UnsecuredMessage.decode(ack).protocol
+    assert acked.opcode == OP.STANDALONE_ACK and not acked.needs_ack
+    assert acked.ack_counter == UnsecuredMessage.decode(request).header.message_counter
     assert commissionee.state is State.EXPECT_PAKE1
+    assert commissionee.drops.items() == (("duplicate", 1),)
 
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
-    pump(commissioner, commissionee, RETRANSMIT_INTERVAL_MS)
+    # The ack stops the commissioner's retransmissions: only the handshake timeout is left.
+    commissioner.receive_datagram(ack, now)
+    assert commissioner.next_deadline() == HANDSHAKE_TIMEOUT_MS
+    assert commissioner.state is State.EXPECT_PBKDF_PARAM_RESPONSE
+    # The commissionee's own timer (due already) sends the response again, byte for byte.
+    due = commissionee.next_deadline()
+    assert due is not None and due <= now
+    commissionee.handle_timer(now)
+    assert commissionee.datagrams_to_send() == [response]
+    assert commissionee.retransmissions == 1
+
+    commissioner.receive_datagram(response, now)
+    pump(commissioner, commissionee, now)
     assert commissioner.state is State.ESTABLISHED
     assert state_of(commissionee) is State.ESTABLISHED
     assert commissioner.transcript_hash == commissionee.transcript_hash
 
 
 @pytest.mark.parametrize("opcode", [OP.PBKDF_PARAM_REQUEST, OP.PASE_PAKE1, OP.PASE_PAKE3])
-def test_a_duplicate_of_a_handled_message_resends_the_last_reply(opcode: int) -> None:
+def test_a_duplicate_is_reacked_with_a_standalone_ack(opcode: int) -> None:
     commissioner, commissionee = make_pair(13)
     duplicated = False
     outgoing = commissioner.datagrams_to_send()
@@ -504,11 +572,19 @@ def test_a_duplicate_of_a_handled_message_resends_the_last_reply(opcode: int) ->
             commissionee.receive_datagram(datagram, 0)
             replies = commissionee.datagrams_to_send()
             if opcode_of(datagram) == opcode:
-                assert len(replies) == 1
-                state = commissionee.state
+                assert len(replies) == 1  # the reply, carrying the ack
+                state, sent = commissionee.state, commissionee.datagrams_sent
                 commissionee.receive_datagram(datagram, 0)
-                assert commissionee.datagrams_to_send() == replies
+                (ack,) = commissionee.datagrams_to_send()
+                message = UnsecuredMessage.decode(ack)
+                assert message.protocol.opcode == OP.STANDALONE_ACK
+                assert not message.protocol.needs_ack
+                counter = UnsecuredMessage.decode(datagram).header.message_counter
+                assert message.protocol.ack_counter == counter
+                assert ack != replies[0]  # not our last reply again
                 assert commissionee.state is state
+                assert commissionee.datagrams_sent == sent + 1
+                assert commissionee.drops.items() == (("duplicate", 1),)
                 duplicated = True
             for reply in replies:
                 commissioner.receive_datagram(reply, 0)
@@ -525,45 +601,65 @@ def test_regression_a_delayed_older_copy_is_dropped_not_fatal() -> None:
     # EXPECT_PAKE3, which failed the handshake as an unexpected message.
     commissioner, commissionee = make_pair(19)
     (request,) = commissioner.datagrams_to_send()
-    commissioner.handle_timer(RETRANSMIT_INTERVAL_MS)
+    now = commissioner.next_deadline()
+    assert now is not None
+    commissioner.handle_timer(now)
     (late_copy,) = commissioner.datagrams_to_send()
     assert late_copy == request
-    commissionee.receive_datagram(request, RETRANSMIT_INTERVAL_MS)
+    commissionee.receive_datagram(request, now)
     (response,) = commissionee.datagrams_to_send()
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
-    (pake1,) = commissioner.datagrams_to_send()
-    commissionee.receive_datagram(pake1, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(response, now)
+    ack, pake1 = commissioner.datagrams_to_send()
+    assert (opcode_of(ack), opcode_of(pake1)) == (OP.STANDALONE_ACK, OP.PASE_PAKE1)
+    commissionee.receive_datagram(ack, now)
+    commissionee.receive_datagram(pake1, now)
     (pake2,) = commissionee.datagrams_to_send()
     assert commissionee.state is State.EXPECT_PAKE3
 
+    request_counter = UnsecuredMessage.decode(request).header.message_counter
     for stale in (late_copy, request):
-        commissionee.receive_datagram(stale, RETRANSMIT_INTERVAL_MS)
+        commissionee.receive_datagram(stale, now)
         assert state_of(commissionee) is State.EXPECT_PAKE3
-        assert commissionee.datagrams_to_send() == []  # not even a resend: it is old
+        # An old copy is a duplicate: re-acknowledged (it asks for an ack), not answered.
+        (reack,) = commissionee.datagrams_to_send()
+        assert opcode_of(reack) == OP.STANDALONE_ACK
+        assert UnsecuredMessage.decode(reack).protocol.ack_counter == request_counter
+    assert commissionee.drops.items() == (("duplicate", 2),)
 
-    commissioner.receive_datagram(pake2, RETRANSMIT_INTERVAL_MS)
-    pump(commissioner, commissionee, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(pake2, now)
+    pump(commissioner, commissionee, now)
     assert state_of(commissioner) is State.ESTABLISHED
     assert state_of(commissionee) is State.ESTABLISHED
-    # Established sessions drop stale handshake copies too, and stay established.
-    commissionee.receive_datagram(pake1, RETRANSMIT_INTERVAL_MS)
-    commissioner.receive_datagram(response, RETRANSMIT_INTERVAL_MS)
-    assert commissionee.datagrams_to_send() == [] and commissioner.datagrams_to_send() == []
+    # Established sessions drop stale handshake copies too (re-acking them), and stay
+    # established.
+    commissionee.receive_datagram(pake1, now)
+    commissioner.receive_datagram(response, now)
+    for session, old in ((commissionee, pake1), (commissioner, response)):
+        (reack,) = session.datagrams_to_send()
+        assert opcode_of(reack) == OP.STANDALONE_ACK
+        acked = UnsecuredMessage.decode(reack).protocol.ack_counter
+        assert acked == UnsecuredMessage.decode(old).header.message_counter
+    assert commissioner.drops.items() == (("duplicate", 1),)
+    assert commissionee.drops.items() == (("duplicate", 3),)
     assert commissioner.error is None and commissionee.error is None
     assert commissioner.transcript_hash == commissionee.transcript_hash
 
 
 def test_unexpected_new_message_after_establishment_is_dropped_not_obeyed() -> None:
     # A stray unsecured datagram must not kill an established session (anyone can send
-    # one); it is counted and dropped, and nothing is sent back.
+    # one); it is counted and dropped. It asks for an ack, so it gets one (as CHIP's
+    # exchange manager acks an unsolicited reliable message), and nothing else.
     commissioner, commissionee, trace = handshake(20)
     (first_request, *_) = trace.by(C2D)
     counter = UnsecuredMessage.decode(trace.by(C2D)[-1]).header.message_counter
     fresh = reframe(first_request, header={"message_counter": counter + 1})
     commissionee.receive_datagram(fresh, 0)
     assert commissionee.state is State.ESTABLISHED and commissionee.error is None
-    assert commissionee.ignored_datagrams == 1
-    assert commissionee.datagrams_to_send() == []
+    assert commissionee.drops.items() == (("after-establishment", 1),)
+    (ack,) = commissionee.datagrams_to_send()
+    assert opcode_of(ack) == OP.STANDALONE_ACK
+    assert UnsecuredMessage.decode(ack).protocol.ack_counter == counter + 1
+    assert commissionee.next_deadline() is None  # an ack is not retransmitted
     sealed = commissioner.secure.seal(1, 2, b"still works", 7) if commissioner.secure else b""
     assert commissionee.secure is not None
     assert commissionee.secure.open(sealed).payload == b"still works"
@@ -580,13 +676,22 @@ def test_a_lost_final_ack_makes_the_status_report_come_again() -> None:
     status = trace.sent[-2][1]
     assert opcode_of(ack) == OP.STANDALONE_ACK and opcode_of(status) == OP.STATUS_REPORT
     assert commissionee.state is State.ESTABLISHED
-    assert commissionee.next_deadline() == RETRANSMIT_INTERVAL_MS
+    # Framed at 0 towards a commissioner just heard from: 330 ms, jitter byte 62.
+    assert commissionee.next_deadline() == 330 * (1024 + 62) // 1024 == 349
 
-    commissionee.handle_timer(RETRANSMIT_INTERVAL_MS)
+    commissionee.handle_timer(348)
+    assert commissionee.datagrams_to_send() == []
+    commissionee.handle_timer(349)
     assert commissionee.datagrams_to_send() == [status]
-    commissioner.receive_datagram(status, RETRANSMIT_INTERVAL_MS)
-    assert commissioner.datagrams_to_send() == [ack]
-    commissionee.receive_datagram(ack, RETRANSMIT_INTERVAL_MS)
+    commissioner.receive_datagram(status, 349)
+    # A duplicate now: acknowledged again, with a new message counter of our own.
+    (reack,) = commissioner.datagrams_to_send()
+    first, again = UnsecuredMessage.decode(ack), UnsecuredMessage.decode(reack)
+    assert again.protocol.opcode == OP.STANDALONE_ACK
+    assert again.protocol.ack_counter == first.protocol.ack_counter
+    assert again.header.message_counter == first.header.message_counter + 1
+    assert commissioner.drops.items() == (("duplicate", 1),)
+    commissionee.receive_datagram(reack, 349)
     assert commissionee.next_deadline() is None
     assert commissioner.state is State.ESTABLISHED and commissionee.state is State.ESTABLISHED
 
@@ -594,12 +699,15 @@ def test_a_lost_final_ack_makes_the_status_report_come_again() -> None:
 def test_retransmissions_run_out_into_a_handshake_timeout() -> None:
     commissioner, _ = make_pair(15)
     (request,) = commissioner.datagrams_to_send()
+    # Towards a peer never heard from: 550, 550, 880, 1408, 2252 ms before jitter; the
+    # jitter bytes 168, 45, 40, 122, 240 make them 640, 574, 914, 1575 and 2779 ms.
+    waits = [640, 574, 914, 1575, 2779]
     now = 0
     resent = 0
     for attempt in range(MAX_RETRANSMISSIONS):
         due = commissioner.next_deadline()
         assert due is not None
-        assert due == now + RETRANSMIT_INTERVAL_MS * 2**attempt
+        assert due == now + waits[attempt]
         now = due
         commissioner.handle_timer(now)
         assert commissioner.datagrams_to_send() == [request]
@@ -608,7 +716,7 @@ def test_retransmissions_run_out_into_a_handshake_timeout() -> None:
     assert commissioner.state is State.EXPECT_PBKDF_PARAM_RESPONSE
 
     deadline = commissioner.next_deadline()
-    assert deadline is not None
+    assert deadline == now + waits[-1] == 6482
     commissioner.handle_timer(deadline)
     assert state_of(commissioner) is State.FAILED
     assert type(commissioner.error) is HandshakeTimeout

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from helpers import C2D, D2C, Trace, handshake, make_pair, state_of
+from helpers import C2D, D2C, Trace, handshake, make_pair, reframe, state_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,7 +27,9 @@ from hypothesis.stateful import (
     rule,
 )
 from matter_core.errors import CoreError, HandshakeTimeout
+from matter_core.message import UnsecuredMessage
 from matter_core.pase import (
+    MAX_RETRANSMISSIONS,
     TRANSITIONS,
     Commissionee,
     Commissioner,
@@ -46,12 +48,18 @@ ALL_DATAGRAMS = [datagram for _, datagram in REFERENCE.sent]
 STAGES: list[tuple[Role, int, State]] = [
     (Role.COMMISSIONER, 0, State.EXPECT_PBKDF_PARAM_RESPONSE),
     (Role.COMMISSIONER, 1, State.EXPECT_PAKE2),
+    # The commissionee sends only the three handshake messages (its acks ride on them).
+    # The commissioner also sends standalone acks: of the PBKDFParamResponse, before its
+    # PBKDF2 (so it comes before Pake1), and of the success StatusReport, which closes the
+    # exchange. Its five datagrams: request, ack, Pake1, Pake3, ack.
     (Role.COMMISSIONER, 2, State.EXPECT_STATUS_REPORT),
     (Role.COMMISSIONER, 3, State.ESTABLISHED),
     (Role.COMMISSIONEE, 0, State.EXPECT_PBKDF_PARAM_REQUEST),
     (Role.COMMISSIONEE, 1, State.EXPECT_PAKE1),
-    (Role.COMMISSIONEE, 2, State.EXPECT_PAKE3),
+    (Role.COMMISSIONEE, 2, State.EXPECT_PAKE1),
+    (Role.COMMISSIONEE, 3, State.EXPECT_PAKE3),
     (Role.COMMISSIONEE, 4, State.ESTABLISHED),
+    (Role.COMMISSIONEE, 5, State.ESTABLISHED),
 ]
 
 
@@ -99,16 +107,23 @@ garbage = st.one_of(
 )
 
 
-@pytest.mark.parametrize(
-    ("role", "fed", "state"), STAGES, ids=[f"{r.value}-{s.value}" for r, _, s in STAGES]
-)
+IDS = [f"{r.value}-{n}-{s.value}" for r, n, s in STAGES]
+
+
+def test_the_reference_run_has_the_expected_datagrams() -> None:
+    opcodes = {
+        direction: [UnsecuredMessage.decode(d).protocol.opcode for d in REFERENCE.by(direction)]
+        for direction in (C2D, D2C)
+    }
+    assert opcodes == {C2D: [0x20, 0x10, 0x22, 0x24, 0x10], D2C: [0x21, 0x23, 0x40]}
+
+
+@pytest.mark.parametrize(("role", "fed", "state"), STAGES, ids=IDS)
 def test_staging_reaches_each_state(role: Role, fed: int, state: State) -> None:
     assert staged(role, fed).state is state
 
 
-@pytest.mark.parametrize(
-    ("role", "fed", "state"), STAGES, ids=[f"{r.value}-{s.value}" for r, _, s in STAGES]
-)
+@pytest.mark.parametrize(("role", "fed", "state"), STAGES, ids=IDS)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inputs=st.lists(garbage, min_size=1, max_size=3), now=st.integers(0, 1000))
 def test_garbage_never_raises_and_only_fails_or_follows_the_table(
@@ -126,22 +141,33 @@ def test_garbage_never_raises_and_only_fails_or_follows_the_table(
     assert len(failures) == (1 if session.state is State.FAILED else 0)
 
 
-@pytest.mark.parametrize("fed", [0, 1, 2])
-def test_a_failed_session_stays_failed(fed: int) -> None:
+@pytest.mark.parametrize(("fed", "opcode"), [(2, 0x22), (3, 0x24)], ids=["pake1", "pake3"])
+def test_a_failed_session_stays_failed(fed: int, opcode: int) -> None:
     session = staged(Role.COMMISSIONEE, fed)
-    session.receive_datagram(b"\xff" * 12, 0)
+    # The next handshake message, well formed on the session's exchange, with a payload
+    # that does not decode: that (and only that kind of message) fails the session.
+    genuine = REFERENCE.by(C2D)[fed]
+    assert UnsecuredMessage.decode(genuine).protocol.opcode == opcode
+    session.receive_datagram(reframe(genuine, payload=b"\x15\x18"), 0)
     assert session.state is State.FAILED
     error = session.error
     assert isinstance(error, CoreError)
-    session.datagrams_to_send()
-    # Everything after the failure, valid or not, is ignored.
+    (report,) = session.datagrams_to_send()  # the failure report, acking the bad message
+    message = UnsecuredMessage.decode(report)
+    assert message.protocol.opcode == 0x40 and message.protocol.needs_ack
+    assert message.protocol.ack_counter == UnsecuredMessage.decode(genuine).header.message_counter
+    # Nobody acknowledges our failure report: it is retransmitted, a bounded number of times.
+    for now in (0, 10_000, 20_000, 30_000, 40_000, 100_000):
+        session.handle_timer(now)
+    assert session.datagrams_to_send() == [report] * MAX_RETRANSMISSIONS
+    # Everything after the failure, valid or not, is ignored (acknowledged at most).
     for datagram in [*REFERENCE.by(C2D), *ALL_DATAGRAMS]:
         session.receive_datagram(datagram, 0)
-    for now in (0, 10_000, 100_000):
-        session.handle_timer(now)
+    session.handle_timer(200_000)
     assert state_of(session) is State.FAILED
     assert session.error is error
-    assert session.datagrams_to_send() == []
+    sent = session.datagrams_to_send()
+    assert all(UnsecuredMessage.decode(d).protocol.opcode == 0x10 for d in sent)
     assert session.next_deadline() is None
     assert session.secure is None
 

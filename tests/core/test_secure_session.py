@@ -179,6 +179,44 @@ def test_an_older_counter_is_rejected_after_a_newer_one() -> None:
         responder.open(older)
 
 
+def test_open_frame_reports_a_duplicate_after_authentication() -> None:
+    # For MRP (Matter Core Specification 1.3, section 4.12.2.2) a duplicate is dropped and
+    # acknowledged again: open_frame says "duplicate" instead of raising, and only for a
+    # message that authenticates.
+    initiator, responder = pair()
+    first = initiator.seal(1, 2, b"one", 9, needs_ack=True)
+    frame = responder.open_frame(first)
+    assert not frame.duplicate and frame.protocol.needs_ack
+    assert frame.message.payload == b"one"
+    again = responder.open_frame(first)
+    assert again.duplicate and again.message == frame.message
+    forged = bytearray(first)
+    forged[-1] ^= 1
+    with pytest.raises(CryptoError):
+        responder.open_frame(bytes(forged))
+
+
+def test_seal_sets_the_r_flag_only_when_asked() -> None:
+    initiator, responder = pair()
+    plain = responder.open_frame(initiator.seal(1, 2, b"", 9))
+    reliable = responder.open_frame(initiator.seal(1, 2, b"", 9, needs_ack=True))
+    assert (plain.protocol.needs_ack, reliable.protocol.needs_ack) == (False, True)
+
+
+def test_seal_ack_is_a_secured_standalone_ack_on_the_exchange() -> None:
+    initiator, responder = pair()
+    message = initiator.seal(0x0001, 0x08, b"invoke", 0x0A0B, needs_ack=True)
+    counter = initiator.last_counter
+    responder.open_frame(message)
+    ack = initiator.open_frame(responder.seal_ack(0x0A0B, False, counter))
+    assert (ack.protocol.protocol_id, ack.protocol.opcode) == (0x0000, 0x10)
+    assert ack.protocol.exchange_id == 0x0A0B
+    assert not ack.protocol.initiator and not ack.protocol.needs_ack
+    assert ack.protocol.ack_counter == counter
+    assert ack.message.payload == b""
+    assert ack.message.message_counter == responder.last_counter
+
+
 def test_a_message_for_another_session_is_rejected() -> None:
     initiator, responder = pair()
     stranger = SecureSession(

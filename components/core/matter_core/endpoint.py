@@ -6,10 +6,25 @@ the component glue adapts the WIT imports to the small protocols below and turns
 Python objects with the same shape. Because both run this same code, a seeded native
 run and a seeded component run produce the same bytes.
 
-The endpoint alone decides what a received datagram is for: one whose message header
-says it is secured (a session id other than 0, or a group session) is never handed to
-the PASE state machine, whether or not the session is established yet; it waits, in a
-bounded backlog, for :meth:`CoreEndpoint.open`. Everything else goes to the handshake.
+The endpoint routes each received datagram: one whose message header says it is
+secured is never handed to the PASE state machine, whether or not the session is
+established yet; if it is for our session id it waits, in a bounded backlog, for
+:meth:`CoreEndpoint.open`, otherwise it is dropped (``group``, ``session-id``).
+Everything else goes to the handshake's message layer, which drops what does not
+belong to the session (:mod:`matter_core.message_layer`).
+
+A receive has two phases (:meth:`~matter_core.pase_session.PaseSession.accept_datagram`,
+then :meth:`~matter_core.pase_session.PaseSession.handle_delivery`): what the first
+queues, a standalone acknowledgement ahead of slow PBKDF2 or P-256 work, goes on the
+transport before the second runs, and the clock is read again after the slow work so
+the retransmission timer of the reply starts when the reply is actually sent.
+
+A secured message that asks for an acknowledgement (R flag) is acknowledged on its
+exchange with a secured standalone ack when :meth:`CoreEndpoint.open` opens it, and a
+duplicate is dropped and acknowledged again (Matter Core Specification 1.3, section
+4.12.2.2). A secured standalone ack from the peer is MRP's business, not the caller's:
+:meth:`CoreEndpoint.open` consumes it (the core sends no reliable secured message, so
+there is nothing for it to clear) and looks at the next datagram.
 
 What happens to the session (established, failed, a message opened) is kept as
 :class:`~matter_core.session_events.SessionEvent` records until the host takes them
@@ -19,13 +34,21 @@ took anyway: keeping events costs no extra clock read and no entropy.
 
 from __future__ import annotations
 
+import enum
 from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 from matter_core.entropy import EntropySource
 from matter_core.errors import CoreError, DecodeError, WrongStateError
-from matter_core.message import MessageHeader
+from matter_core.message import (
+    MessageHeader,
+    ProtocolHeader,
+    ProtocolId,
+    SecureChannelOpcode,
+    SessionType,
+)
+from matter_core.message_layer import DropReason
 from matter_core.pase import Commissionee, Commissioner, Established, PaseSession, Role
 from matter_core.secure_session import OpenedMessage, SecureSession
 from matter_core.session_events import EventKind, EventQueue, SessionEvent
@@ -35,7 +58,7 @@ from matter_core.tlv import ByteReader
 #: keep the core busy forever.
 MAX_DATAGRAMS_PER_POLL = 64
 #: Secured datagrams poll() keeps for open(), at most; beyond that they are dropped (and
-#: counted in :attr:`CoreEndpoint.secured_dropped`).
+#: counted in :attr:`CoreEndpoint.secured_dropped` and as ``backlog-full``).
 MAX_SECURED_BACKLOG = 64
 
 
@@ -73,6 +96,17 @@ class SessionStatus:
     failure: CoreError | None
     datagrams_sent: int
     datagrams_received: int
+    dropped: tuple[tuple[str, int], ...] = ()
+    """(drop reason, count) for every reason with a count, in the fixed order of
+    :class:`~matter_core.message_layer.DropReason`."""
+    retransmissions: int = 0
+    acks_sent: int = 0
+
+
+class _Route(enum.Enum):
+    OPEN = "open"
+    HANDSHAKE = "handshake"
+    DROPPED = "dropped"
 
 
 class CoreEndpoint:
@@ -96,7 +130,7 @@ class CoreEndpoint:
         session = Commissioner(passcode, entropy=self._entropy, now_ms=now)
         self._begin(session, now)
         session.start(now)
-        self._flush(session)
+        self._flush(session, now)
         return self.status()
 
     def start_commissionee(self, verifier: bytes, salt: bytes, iterations: int) -> SessionStatus:
@@ -110,24 +144,23 @@ class CoreEndpoint:
     def poll(self) -> SessionStatus:
         """Take waiting datagrams, advance the handshake, send replies, fire timers.
 
-        A secured datagram is kept for :meth:`open`, never given to the handshake, even
-        before the session is established (the peer may seal as soon as it has the keys,
-        and that message may overtake the handshake's last one).
+        A secured datagram for our session is kept for :meth:`open`, never given to the
+        handshake, even before the session is established (the peer may seal as soon as
+        it has the keys, and that message may overtake the handshake's last one).
         """
         session = self._require_session()
-        now = self._clock.now_ms()
-        self._now = now
+        self._now = self._clock.now_ms()
         for _ in range(MAX_DATAGRAMS_PER_POLL):
             datagram = self._transport.receive()
             if datagram is None:
                 break
-            if self._is_for_open(session, datagram):
-                self._keep_secured(datagram)
-                continue
-            session.receive_datagram(datagram, now)
-            self._flush(session)
-        session.handle_timer(now)
-        self._flush(session)
+            route = self._route(session, datagram)
+            if route is _Route.OPEN:
+                self._keep_secured(session, datagram)
+            elif route is _Route.HANDSHAKE:
+                self._receive_unsecured(session, datagram)
+        session.handle_timer(self._now)
+        self._flush(session, self._now)
         self._collect_events(session)
         return self.status()
 
@@ -165,6 +198,9 @@ class CoreEndpoint:
             failure=session.error,
             datagrams_sent=session.datagrams_sent,
             datagrams_received=session.datagrams_received,
+            dropped=session.drops.items(),
+            retransmissions=session.retransmissions,
+            acks_sent=session.acks_sent,
         )
 
     def seal(self, protocol_id: int, opcode: int, payload: bytes) -> int:
@@ -179,23 +215,45 @@ class CoreEndpoint:
         """Open the next secured datagram from the transport, or None if none waits.
 
         Unsecured datagrams that still arrive (the peer's final acknowledgement, a
-        retransmission) go to the handshake, which answers or ignores them.
+        retransmission) go to the handshake, which answers or ignores them. A message
+        that asks for an acknowledgement is acked with a secured standalone ack; a
+        duplicate is dropped (and acked again) and the next datagram is looked at; so is
+        a secured standalone ack, which is never returned (nor acknowledged).
         """
         session = self._require_session()
         secure = self._require_secure()
-        if self._secured_inbox:
-            return self._opened(secure.open(self._secured_inbox.popleft()))
-        for _ in range(MAX_DATAGRAMS_PER_POLL):
-            datagram = self._transport.receive()
-            if datagram is None:
-                return None
-            if _header_secured(datagram) is False:
-                self._now = self._clock.now_ms()
-                session.receive_datagram(datagram, self._now)
-                self._flush(session)
-                self._collect_events(session)
+        for _ in range(MAX_DATAGRAMS_PER_POLL + MAX_SECURED_BACKLOG):
+            if self._secured_inbox:
+                datagram = self._secured_inbox.popleft()
+            else:
+                received = self._transport.receive()
+                if received is None:
+                    return None
+                datagram = received
+                route = self._route(session, datagram)
+                if route is _Route.HANDSHAKE:
+                    self._now = self._clock.now_ms()
+                    self._receive_unsecured(session, datagram)
+                    self._collect_events(session)
+                if route is not _Route.OPEN:
+                    continue
+            frame = secure.open_frame(datagram)
+            if _is_standalone_ack(frame.protocol):
+                # Section 4.12.2.2: a standalone ack only acknowledges; it is not a message
+                # for the caller, and an ack is never acknowledged.
                 continue
-            return self._opened(secure.open(datagram))
+            if frame.protocol.needs_ack:
+                ack = secure.seal_ack(
+                    frame.protocol.exchange_id,
+                    not frame.protocol.initiator,
+                    frame.message.message_counter,
+                )
+                session.acks_sent += 1
+                self._transport.send(ack)
+            if frame.duplicate:
+                session.count_drop(DropReason.DUPLICATE)
+                continue
+            return self._opened(frame.message)
         return None
 
     def _begin(self, session: PaseSession, now: int) -> None:
@@ -206,20 +264,39 @@ class CoreEndpoint:
         self._events.clear()
         self._now = now
 
-    def _is_for_open(self, session: PaseSession, datagram: bytes) -> bool:
-        """Whether poll() keeps ``datagram`` for open() instead of feeding the handshake.
+    def _route(self, session: PaseSession, datagram: bytes) -> _Route:
+        """Where ``datagram`` goes: a secured message for our session to open(), one for
+        a group or another session id nowhere (dropped and counted here), anything else
+        (an unsecured message, or one whose header does not decode) to the handshake."""
+        header = _secured_header(datagram)
+        if header is None:
+            return _Route.HANDSHAKE
+        if header.session_type is SessionType.GROUP or header.destination_group_id is not None:
+            session.count_drop(DropReason.GROUP)
+        elif session.local_session_id == 0 or header.session_id != session.local_session_id:
+            session.count_drop(DropReason.SESSION_ID)
+        else:
+            return _Route.OPEN
+        return _Route.DROPPED
 
-        Secured datagrams always; one whose header does not even decode only once the
-        secure session exists (before that, the handshake rejects it as it always has).
-        """
-        secured = _header_secured(datagram)
-        return secured is True or (secured is None and session.secure is not None)
+    def _receive_unsecured(self, session: PaseSession, datagram: bytes) -> None:
+        """Both phases of a receive, the first one's output on the wire before the second."""
+        delivery = session.accept_datagram(datagram, self._now)
+        self._flush(session, self._now)
+        if delivery is None:
+            return
+        session.handle_delivery(delivery, self._now)
+        # The handler may have spent a long time on PBKDF2 or P-256: read the clock again,
+        # so the retransmission timer of the reply starts when it is sent.
+        self._now = self._clock.now_ms()
+        self._flush(session, self._now)
 
-    def _keep_secured(self, datagram: bytes) -> None:
+    def _keep_secured(self, session: PaseSession, datagram: bytes) -> None:
         if len(self._secured_inbox) < MAX_SECURED_BACKLOG:
             self._secured_inbox.append(datagram)
         else:
             self._secured_dropped += 1
+            session.count_drop(DropReason.BACKLOG_FULL)
 
     def _opened(self, message: OpenedMessage) -> OpenedMessage:
         self._events.append(SessionEvent(EventKind.MESSAGE_OPENED, self._now))
@@ -231,8 +308,8 @@ class CoreEndpoint:
             kind = EventKind.ESTABLISHED if isinstance(event, Established) else EventKind.FAILED
             self._events.append(SessionEvent(kind, self._now))
 
-    def _flush(self, session: PaseSession) -> None:
-        for datagram in session.datagrams_to_send():
+    def _flush(self, session: PaseSession, now: int) -> None:
+        for datagram in session.datagrams_to_send(now):
             self._transport.send(datagram)
 
     def _require_session(self) -> PaseSession:
@@ -247,11 +324,19 @@ class CoreEndpoint:
         return session.secure
 
 
-def _header_secured(datagram: bytes) -> bool | None:
-    """What the message header says: secured (True), unsecured (False), or None when the
-    header does not decode."""
+def _is_standalone_ack(protocol: ProtocolHeader) -> bool:
+    """True for an MRP standalone acknowledgement (Secure Channel, opcode 0x10)."""
+    return (
+        protocol.protocol_id == ProtocolId.SECURE_CHANNEL
+        and protocol.vendor_id in (None, 0)
+        and protocol.opcode == SecureChannelOpcode.STANDALONE_ACK
+    )
+
+
+def _secured_header(datagram: bytes) -> MessageHeader | None:
+    """The message header when it decodes and says secured; None otherwise."""
     try:
         header = MessageHeader.pull(ByteReader(datagram))
     except DecodeError:
         return None
-    return header.is_secure
+    return header if header.is_secure else None

@@ -22,16 +22,22 @@ Entropy is drawn in a fixed, documented order, so a host that scripts the entrop
 * Commissionee, at start: message counter (4 bytes); at PBKDFParamRequest: responder
   random (32), local session id (2, redrawn while 0); at Pake1: y (32, redrawn until valid).
 * Both, on establishment: secure-session message counter (4 bytes).
+* Both, MRP jitter (1 byte, :func:`matter_core.mrp.draw_jitter`): each time a reliable
+  message is framed (PBKDFParamRequest, PBKDFParamResponse, Pake1, Pake2, Pake3, the
+  success StatusReport and a failure StatusReport), right after the draws of its handler
+  above and before the secure-session counter of an establishment that follows it; and
+  at each retransmission. Standalone acknowledgements draw nothing.
 """
 
 from __future__ import annotations
 
-from matter_core import spake2p
+from matter_core import mrp, spake2p
 from matter_core.entropy import EntropySource
 from matter_core.errors import (
     GENERAL_SUCCESS,
     PROTOCOL_SESSION_ESTABLISHMENT_SUCCESS,
     ConfirmationError,
+    CoreError,
     LocalProtocolError,
     RemoteProtocolError,
 )
@@ -48,6 +54,7 @@ from matter_core.pase_messages import (
     PBKDFParameters,
     PBKDFParamRequest,
     PBKDFParamResponse,
+    SessionParameters,
 )
 from matter_core.pase_session import (
     COUNTER_INIT_MASK,
@@ -55,7 +62,8 @@ from matter_core.pase_session import (
     DIRECTION_R2I,
     HANDSHAKE_TIMEOUT_MS,
     MAX_RETRANSMISSIONS,
-    RETRANSMIT_INTERVAL_MS,
+    SLOW_HANDLERS,
+    Delivery,
     Established,
     Event,
     Failed,
@@ -72,10 +80,11 @@ __all__ = [
     "MAX_PASSCODE",
     "MAX_RETRANSMISSIONS",
     "OP",
-    "RETRANSMIT_INTERVAL_MS",
+    "SLOW_HANDLERS",
     "TRANSITIONS",
     "Commissionee",
     "Commissioner",
+    "Delivery",
     "Established",
     "Event",
     "Failed",
@@ -128,9 +137,17 @@ class Commissioner(PaseSession):
 
     role = Role.COMMISSIONER
 
-    def __init__(self, passcode: int, *, entropy: EntropySource, now_ms: int) -> None:
+    def __init__(
+        self,
+        passcode: int,
+        *,
+        entropy: EntropySource,
+        now_ms: int,
+        session_parameters: SessionParameters | None = mrp.LOCAL_SESSION_PARAMETERS,
+    ) -> None:
         validate_passcode(passcode)
         super().__init__(entropy, now_ms)
+        self._session_parameters = session_parameters
         self._passcode = passcode
         self._node_id = int.from_bytes(entropy.random_bytes(8), "little")
         self._peer.exchange_id = int.from_bytes(entropy.random_bytes(2), "little")
@@ -149,22 +166,11 @@ class Commissioner(PaseSession):
             initiator_session_id=self.local_session_id,
             passcode_id=0,
             has_pbkdf_parameters=False,
-            session_parameters=None,
+            session_parameters=self._session_parameters,
         )
         self._request_payload = self._request.encode()
         self.state = State.EXPECT_PBKDF_PARAM_RESPONSE
         self._send(OP.PBKDF_PARAM_REQUEST, self._request_payload, now_ms)
-
-    def _accept_addressing(self, header: MessageHeader, proto: ProtocolHeader) -> None:
-        if proto.exchange_id != self._peer.exchange_id:
-            raise RemoteProtocolError(
-                f"reply on exchange 0x{proto.exchange_id:04x}, "
-                f"expected 0x{self._peer.exchange_id:04x}"
-            )
-        if proto.initiator:
-            raise RemoteProtocolError("reply from the responder has the initiator flag set")
-        if header.destination_node_id not in (None, self._node_id):
-            raise RemoteProtocolError("reply addressed to another node")
 
     def _handle(self, opcode: int, payload: bytes, new_state: State, now_ms: int) -> None:
         if opcode == OP.STATUS_REPORT:
@@ -172,8 +178,8 @@ class Commissioner(PaseSession):
             if self.state is not State.EXPECT_STATUS_REPORT:
                 raise RemoteProtocolError("success StatusReport before the handshake finished")
             assert self._prover is not None
-            # The final standalone ack of the exchange (I|A), as real controllers send.
-            self._send(OP.STANDALONE_ACK, b"", now_ms, reliable=False, record=False)
+            # The success report answers Pake3: nothing is left to retransmit. Its own
+            # acknowledgement goes out as the exchange's final standalone ack.
             self._outstanding = None
             self._establish(spake2p.session_keys(self._prover.shared_key), now_ms)
             return
@@ -198,6 +204,7 @@ class Commissioner(PaseSession):
         except LocalProtocolError as exc:
             raise RemoteProtocolError(f"peer sent {exc}") from None
         self._peer.session_id = response.responder_session_id
+        self._peer.timing = mrp.PeerTiming.from_parameters(response.session_parameters)
         context = spake2p.pase_context(self._request_payload, payload)
         w0, w1 = spake2p.compute_w0_w1(self._passcode, params.salt, params.iterations)
         self._prover = spake2p.Spake2pProver(context, w0, w1)
@@ -231,14 +238,17 @@ class Commissionee(PaseSession):
         *,
         entropy: EntropySource,
         now_ms: int,
+        session_parameters: SessionParameters | None = mrp.LOCAL_SESSION_PARAMETERS,
     ) -> None:
         spake2p.validate_pbkdf_params(salt, iterations)
         self._w0, self._l_point = spake2p.parse_verifier(verifier)
         super().__init__(entropy, now_ms)
+        self._session_parameters = session_parameters
         self._salt = bytes(salt)
         self._iterations = iterations
         self._verifier_role: spake2p.Spake2pVerifier | None = None
         self._request_payload = b""
+        self._request: PBKDFParamRequest | None = None
         self._random = b""
 
     def start(self, now_ms: int) -> None:
@@ -260,24 +270,26 @@ class Commissionee(PaseSession):
             return None
         return super().next_deadline()
 
-    def _accept_addressing(self, header: MessageHeader, proto: ProtocolHeader) -> None:
-        if not proto.initiator:
-            raise RemoteProtocolError("message from the initiator lacks the initiator flag")
-        if self.state is State.EXPECT_PBKDF_PARAM_REQUEST:
-            if header.source_node_id is None:
-                raise RemoteProtocolError("PBKDFParamRequest lacks a source node id")
-            # The request opens the exchange: its id and the initiator's ephemeral node
-            # id address every reply.
-            self._peer.exchange_id = proto.exchange_id
-            self._peer.node_id = header.source_node_id
-            return
-        if proto.exchange_id != self._peer.exchange_id:
-            raise RemoteProtocolError(
-                f"message on exchange 0x{proto.exchange_id:04x}, "
-                f"expected 0x{self._peer.exchange_id:04x}"
-            )
-        if header.source_node_id not in (None, self._peer.node_id):
-            raise RemoteProtocolError("message from another node")
+    def _open_exchange(self, header: MessageHeader, proto: ProtocolHeader, payload: bytes) -> bool:
+        """Take a PBKDFParamRequest as the opening of the exchange, or refuse it.
+
+        A device waiting for a commissioner keeps waiting when a request does not decode
+        or breaks a rule (CHIP re-arms its PASE listener the same way): only an
+        acceptable request opens the exchange, whose id and the initiator's ephemeral
+        node id then address every reply.
+        """
+        if header.source_node_id is None:
+            return False
+        try:
+            request = PBKDFParamRequest.decode(payload)
+        except CoreError:
+            return False
+        if request.passcode_id != 0 or request.initiator_session_id == 0:
+            return False
+        self._request = request
+        self._peer.exchange_id = proto.exchange_id
+        self._peer.node_id = header.source_node_id
+        return True
 
     def _handle(self, opcode: int, payload: bytes, new_state: State, now_ms: int) -> None:
         if opcode == OP.STATUS_REPORT:
@@ -294,13 +306,11 @@ class Commissionee(PaseSession):
         self.state = new_state
 
     def _on_request(self, payload: bytes, now_ms: int) -> None:
-        request = PBKDFParamRequest.decode(payload)
-        if request.passcode_id != 0:
-            raise RemoteProtocolError(f"passcode id {request.passcode_id} is not 0")
-        if request.initiator_session_id == 0:
-            raise RemoteProtocolError("initiator session id 0 is reserved")
+        request = self._request
+        assert request is not None  # checked by _open_exchange
         self._request_payload = payload
         self._peer.session_id = request.initiator_session_id
+        self._peer.timing = mrp.PeerTiming.from_parameters(request.session_parameters)
         self._random = self._entropy.random_bytes(32)
         self.local_session_id = _random_nonzero_u16(self._entropy)
         response = PBKDFParamResponse(
@@ -310,7 +320,7 @@ class Commissionee(PaseSession):
             pbkdf_parameters=None
             if request.has_pbkdf_parameters
             else PBKDFParameters(iterations=self._iterations, salt=self._salt),
-            session_parameters=None,
+            session_parameters=self._session_parameters,
         )
         response_payload = response.encode()
         context = spake2p.pase_context(payload, response_payload)

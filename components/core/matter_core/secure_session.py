@@ -18,6 +18,8 @@ from matter_core.errors import CryptoError, DecodeError, LocalProtocolError, Rem
 from matter_core.message import (
     MessageHeader,
     ProtocolHeader,
+    ProtocolId,
+    SecureChannelOpcode,
     SecuredMessage,
     decode_protocol_payload,
     encode_protocol_payload,
@@ -26,6 +28,16 @@ from matter_core.spake2p import SessionKeys
 
 # PASE sessions use the undefined node id in the nonce (SessionManager.cpp).
 PASE_NONCE_NODE_ID = 0
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """An authenticated secured message with what MRP needs: its protocol header and
+    whether its counter was seen before (a duplicate, to be dropped and re-acked)."""
+
+    message: OpenedMessage
+    protocol: ProtocolHeader
+    duplicate: bool
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,22 @@ class SecureSession:
         self._counter = counter
         self._highest_received: int | None = None
 
-    def seal(self, protocol_id: int, opcode: int, payload: bytes, exchange_id: int) -> bytes:
-        """Encrypt one message for the peer; returns the datagram."""
+    def seal(
+        self,
+        protocol_id: int,
+        opcode: int,
+        payload: bytes,
+        exchange_id: int,
+        *,
+        initiator: bool = True,
+        ack_counter: int | None = None,
+        needs_ack: bool = False,
+    ) -> bytes:
+        """Encrypt one message for the peer; returns the datagram.
+
+        ``needs_ack`` sets the R flag (Matter Core Specification 1.3, section 4.12.2): the
+        peer then acknowledges the message. Retransmitting it is the caller's business.
+        """
         counter = self._counter
         if counter > 0xFFFFFFFF:
             # Wrapping to 0 would make the peer reject every later message as a replay:
@@ -73,7 +99,9 @@ class SecureSession:
             opcode=opcode,
             exchange_id=exchange_id,
             protocol_id=protocol_id,
-            initiator=True,
+            initiator=initiator,
+            ack_counter=ack_counter,
+            needs_ack=needs_ack,
         )
         header_bytes = header.encode()
         nonce = matter_nonce(header.security_flags, counter, PASE_NONCE_NODE_ID)
@@ -85,8 +113,32 @@ class SecureSession:
         """The message counter of the last sealed message."""
         return self._counter - 1
 
+    def seal_ack(self, exchange_id: int, initiator: bool, ack_counter: int) -> bytes:
+        """A secured standalone acknowledgement of the peer's message ``ack_counter`` on
+        its exchange (Matter Core Specification 1.3, section 4.12.2.2): ``initiator`` is
+        our side's I flag on that exchange, the opposite of the acked message's."""
+        return self.seal(
+            ProtocolId.SECURE_CHANNEL,
+            SecureChannelOpcode.STANDALONE_ACK,
+            b"",
+            exchange_id,
+            initiator=initiator,
+            ack_counter=ack_counter,
+        )
+
     def open(self, datagram: bytes) -> OpenedMessage:
-        """Decrypt one message from the peer, or raise a CoreError."""
+        """Decrypt one message from the peer, or raise a CoreError (a replayed counter too)."""
+        frame = self.open_frame(datagram)
+        if frame.duplicate:
+            raise RemoteProtocolError(
+                f"replayed or stale message counter {frame.message.message_counter}"
+            )
+        return frame.message
+
+    def open_frame(self, datagram: bytes) -> ReceivedFrame:
+        """Authenticate and decrypt one message from the peer; a counter at or below the
+        highest seen is reported as a duplicate (after authentication, so a forged
+        header cannot make us acknowledge anything)."""
         message = SecuredMessage.split(datagram)
         header = message.header
         if header.session_id != self.local_session_id:
@@ -94,8 +146,6 @@ class SecureSession:
                 f"message for session {header.session_id}, ours is {self.local_session_id}"
             )
         counter = header.message_counter
-        if self._highest_received is not None and counter <= self._highest_received:
-            raise RemoteProtocolError(f"replayed or stale message counter {counter}")
         nonce = matter_nonce(header.security_flags, counter, PASE_NONCE_NODE_ID)
         try:
             plaintext = self._decrypt.decrypt(
@@ -107,5 +157,8 @@ class SecureSession:
             proto, payload = decode_protocol_payload(plaintext)
         except DecodeError as exc:
             raise DecodeError(f"secured message has a bad protocol header: {exc}") from None
-        self._highest_received = counter
-        return OpenedMessage(proto.protocol_id, proto.opcode, proto.exchange_id, payload, counter)
+        duplicate = self._highest_received is not None and counter <= self._highest_received
+        if not duplicate:
+            self._highest_received = counter
+        opened = OpenedMessage(proto.protocol_id, proto.opcode, proto.exchange_id, payload, counter)
+        return ReceivedFrame(opened, proto, duplicate)
