@@ -51,6 +51,7 @@ EXPORTS = {
     "RunReport": "placements",
     "Seams": "placements",
     "summary_lines": "peer",
+    "WatchingAdversary": "driver",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
         Injector,
         Link,
         LinkAdversary,
+        WatchingAdversary,
         describe_failure,
         drive_handshake,
         prove_secure_session,
@@ -113,6 +115,7 @@ __all__ = [
     "RunConfig",
     "RunReport",
     "Seams",
+    "WatchingAdversary",
     "config_from_options",
     "describe_failure",
     "drive_and_prove",

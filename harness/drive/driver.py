@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from harness.drive.roles import RoleError, RoleEvent, RoleHandle, RoleStatus
 from harness.errors import HarnessError
@@ -89,6 +89,19 @@ LinkAdversary = Callable[[int, Injector], None]
 """``adversary(round, inject)``: called before each round's polls (rounds count from 1)."""
 
 
+@runtime_checkable
+class WatchingAdversary(Protocol):
+    """A link adversary that also watches: told both roles' status after each round."""
+
+    def __call__(self, round_: int, inject: Injector) -> None:
+        """Called before the round's polls (see :data:`LinkAdversary`)."""
+        ...
+
+    def observe(self, round_: int, commissioner: RoleStatus, commissionee: RoleStatus) -> None:
+        """Called after the round's polls with what each role reported."""
+        ...
+
+
 class Link(Protocol):
     """What the driver needs of the link between the roles (host loopback or graph)."""
 
@@ -152,6 +165,8 @@ def drive_handshake(
         status_r = commissionee.poll()
         if on_round is not None:
             on_round(rounds, status_i, status_r)
+        if isinstance(adversary, WatchingAdversary):
+            adversary.observe(rounds, status_i, status_r)
         if status_i.established and status_r.established:
             break
         if status_i.failure is not None or status_r.failure is not None:

@@ -7,6 +7,7 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``runs``      | C1-C5  | the core's imports, handshakes, determinism, negative paths  |
 | ``seams``     | C6     | branch coverage of the host seam glue                        |
 | ``vectors``   | C7     | conformance vectors computed in the component                |
+| ``network``   | C8, C9 | strays at every step stop nothing; the graph survives loss   |
 | ``signatures``| S1     | signatures verify; tampered copies are refused               |
 | ``policy``    | S2     | the capability policy holds; WASI probes are refused         |
 | ``limits``    | S3     | each resource limit stops a runaway guest                    |
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from harness.evidence.verifiers import (
     limits,
+    network,
     policy,
     reproducibility,
     runs,
@@ -32,7 +34,17 @@ from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifie
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
 #: The claim-family modules, imported for their side effect of registering verifiers.
-FAMILIES = (runs, seams, vectors, signatures, policy, limits, runtimes, reproducibility)
+FAMILIES = (
+    runs,
+    seams,
+    vectors,
+    network,
+    runtimes,
+    signatures,
+    policy,
+    limits,
+    reproducibility,
+)
 
 __all__ = [
     "FAMILIES",
