@@ -2,15 +2,17 @@
 
 No ``wac`` or ``wasm-tools`` binary is involved. The steps:
 
-1. read each node's component file and describe its imports (with types) and exports
-   (names and sorts) with :func:`harness.runtime.types.read_interface`, which
-   compiles only a small type stub and caches the result by SHA-256;
+1. read each node's component file and describe its imports and exports, with their
+   types, with :func:`harness.runtime.types.read_interface`, which compiles only stubs
+   (no function bodies) and caches the result by SHA-256;
 2. resolve the wiring: explicit ``[[wiring]]`` entries first, then every other import
    that exactly one other instance exports; what is left open becomes an import of the
    composed component (one per name, shared by all instances that leave it open);
 3. order the instances topologically by their wiring (a cycle is an error);
 4. write the outer component in component-model text, re-declaring the open imports
-   with their exact types and using an empty placeholder for each nested component;
+   with their exact types, ascribing each exported instance a fresh copy of its
+   instance type (so one interface exported twice gives two distinct types, as WIT
+   and jco require), and using an empty placeholder for each nested component;
    compile that text with ``wasmtime.wat2wasm``;
 5. splice the real component binaries into the placeholder sections (id 4) and append
    the composition manifest as a custom section;
@@ -408,6 +410,7 @@ def _outer_text(
     renderer = ImportRenderer("$root")
     for name in outer_imports:
         renderer.needed.update(alias_origins(items[name]))
+    renderer.needed.update(_export_origins_in_imports(graph, nodes, open_imports))
     lines = ["(component $root"]
     import_ids: dict[str, str] = {}
     for index, name in enumerate(outer_imports):
@@ -452,14 +455,76 @@ def _outer_text(
             + "".join(f"\n    {arg}" for arg in args)
             + "))"
         )
-    for export in graph.exports:
+
+    def type_of(instance: Instance, origin: tuple[str, str]) -> str:
+        """The outer identifier of a named type an export of ``instance`` aliases."""
+        name, type_name = origin
+        interface = nodes[instance.node].interface
+        if interface.import_named(name) is not None:
+            wire = next(
+                (w for w in by_instance.get(instance.name, []) if w.import_name == name), None
+            )
+            if wire is None:  # left open: an outer import declared it
+                return renderer.origin_ids[origin]
+            source, export, sort = wire.source, wire.export, wire.sort
+        elif (own := interface.export_named(name)) is not None:
+            source, export, sort = instance.name, name, own.sort
+        else:
+            raise UnsupportedTypeError(f"it names {name!r}, which node {instance.node!r} lacks")
+        if not type_name:  # a top-level type
+            return alias(source, export, "type")
+        ident = renderer.fresh("t")
+        lines.append(
+            f"(alias export {alias(source, export, sort)} {wat_string(type_name)} (type {ident}))"
+        )
+        return ident
+
+    for index, export in enumerate(graph.exports):
         instance = graph.instance(export.instance)
         found = nodes[instance.node].interface.export_named(export.export)
         assert found is not None
         target = alias(export.instance, export.export, found.sort)
-        lines.append(f"(export {wat_string(export.name)} ({_SORT_KEYWORDS[found.sort]} {target}))")
+        ascription = ""
+        if found.sort == "instance":
+            # Matter's composed graph exports one interface twice (once per core
+            # instance). An export without a type of its own shares the instance type
+            # of the nested component, which WIT cannot express (jco refuses it), so
+            # every exported instance is ascribed a fresh copy of its type.
+            type_id = f"$export-type{index}"
+            try:
+                if found.item is None:
+                    raise UnsupportedTypeError(found.problem or "its type is not described")
+                origins = {o: type_of(instance, o) for o in alias_origins(found.item)}
+                lines.extend(renderer.instance_type(export.name, found.item, type_id, origins))
+            except UnsupportedTypeError as exc:
+                raise UnsupportedTypeError(
+                    f"export {export.export!r} of instance {instance.name!r} (exported as "
+                    f"{export.name!r}) cannot be given its own type: {exc}"
+                ) from exc
+            ascription = f" (instance (type {type_id}))"
+        keyword = _SORT_KEYWORDS[found.sort]
+        lines.append(f"(export {wat_string(export.name)} ({keyword} {target}){ascription})")
     lines.append(")")
     return "\n".join(lines) + "\n"
+
+
+def _export_origins_in_imports(
+    graph: Graph, nodes: dict[str, _LoadedNode], open_imports: dict[str, list[str]]
+) -> set[tuple[str, str]]:
+    """Types of open imports that the graph's exported instances alias (WIT ``use``).
+
+    The renderer aliases these out of the outer imports right after declaring them.
+    """
+    needed: set[tuple[str, str]] = set()
+    for export in graph.exports:
+        instance = graph.instance(export.instance)
+        found = nodes[instance.node].interface.export_named(export.export)
+        if found is None or found.item is None:
+            continue
+        for name, type_name in alias_origins(found.item):
+            if name in open_imports[instance.name] and type_name:
+                needed.add((name, type_name))
+    return needed
 
 
 def _splice(skeleton: bytes, components: Sequence[bytes], manifest: dict[str, Json]) -> bytes:
