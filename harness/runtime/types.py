@@ -276,6 +276,9 @@ def read_interface(
         with_exports, _ = try_compile(engine, coded) if coded is not None else (None, "")
         # A code stub wasmtime refuses (it should not happen) costs a whole compile.
         full = with_exports if with_exports is not None else _compile_whole(engine, data, source)
+        # Resources are told apart per compiled component: the exports' resources are
+        # matched against the imports as this compile sees them.
+        origins = _import_origins(full, engine)
     exports = describe_exports(full, engine, exported, origins) if full is not None else ()
     interface = ComponentInterface(digest, len(data), imports, exports)
     if cache_file is not None:
@@ -374,6 +377,16 @@ def _describe_imports(
             raise UnsupportedTypeError(f"wasmtime does not describe the import {name!r}")
     described = dict(_Scope(top, engine, origins, owner=None).describe())
     return tuple(ImportDesc(name, described[name]) for name in names)
+
+
+def _import_origins(compiled: wc.Component, engine: Engine) -> _Origins:
+    """The named types the imports of ``compiled`` introduce (those wasmtime lists)."""
+    origins = _Origins()
+    with contextlib.suppress(UnsupportedTypeError):
+        # Already described once from the type stub; failing here cannot happen, and
+        # would only leave the exports' aliases of imported types undescribed.
+        _Scope(compiled.type.imports(engine), engine, origins, owner=None).describe()
+    return origins
 
 
 def describe_exports(
