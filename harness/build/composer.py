@@ -2,15 +2,17 @@
 
 No ``wac`` or ``wasm-tools`` binary is involved. The steps:
 
-1. read each node's component file and describe its imports (with types) and exports
-   (names and sorts) with :func:`harness.runtime.types.read_interface`, which
-   compiles only a small type stub and caches the result by SHA-256;
+1. read each node's component file and describe its imports and exports, with their
+   types, with :func:`harness.runtime.types.read_interface`, which compiles only stubs
+   (no function bodies) and caches the result by SHA-256;
 2. resolve the wiring: explicit ``[[wiring]]`` entries first, then every other import
    that exactly one other instance exports; what is left open becomes an import of the
    composed component (one per name, shared by all instances that leave it open);
 3. order the instances topologically by their wiring (a cycle is an error);
 4. write the outer component in component-model text, re-declaring the open imports
-   with their exact types and using an empty placeholder for each nested component;
+   with their exact types, ascribing each exported instance a fresh copy of its
+   instance type (so one interface exported twice gives two distinct types, as WIT
+   and jco require), and using an empty placeholder for each nested component;
    compile that text with ``wasmtime.wat2wasm``;
 5. splice the real component binaries into the placeholder sections (id 4) and append
    the composition manifest as a custom section;
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import wasm_binary as wb
+from harness.build.ascribe import SORT_KEYWORDS, emit_exports, export_origins_in_imports
 from harness.build.graph import ALL_IMPORTS, Graph, Instance
 from harness.build.wat import ImportRenderer, alias_origins, import_dependencies, wat_string
 from harness.errors import (
@@ -62,14 +65,6 @@ from harness.runtime import (
 
 HIDDEN_EXPORTS = frozenset({"exports"})
 MANIFEST_FORMAT = 1
-
-_SORT_KEYWORDS = {
-    "instance": "instance",
-    "func": "func",
-    "type": "type",
-    "component": "component",
-    "module": "core module",
-}
 
 
 @dataclass(frozen=True)
@@ -408,6 +403,8 @@ def _outer_text(
     renderer = ImportRenderer("$root")
     for name in outer_imports:
         renderer.needed.update(alias_origins(items[name]))
+    interfaces_by_node = {name: loaded.interface for name, loaded in nodes.items()}
+    renderer.needed.update(export_origins_in_imports(graph, interfaces_by_node, open_imports))
     lines = ["(component $root"]
     import_ids: dict[str, str] = {}
     for index, name in enumerate(outer_imports):
@@ -432,7 +429,7 @@ def _outer_text(
             aliases[key] = f"$alias{len(aliases)}"
             lines.append(
                 f"(alias export $inst-{instance} {wat_string(export)} "
-                f"({_SORT_KEYWORDS[sort]} {aliases[key]}))"
+                f"({SORT_KEYWORDS[sort]} {aliases[key]}))"
             )
         return aliases[key]
 
@@ -446,18 +443,15 @@ def _outer_text(
                 target = alias(wire.source, wire.export, wire.sort)
             else:
                 target = import_ids[imp.name]
-            args.append(f"(with {wat_string(imp.name)} ({_SORT_KEYWORDS[imp.kind]} {target}))")
+            args.append(f"(with {wat_string(imp.name)} ({SORT_KEYWORDS[imp.kind]} {target}))")
         lines.append(
             f"(instance $inst-{name} (instantiate $node-{instance.node}"
             + "".join(f"\n    {arg}" for arg in args)
             + "))"
         )
-    for export in graph.exports:
-        instance = graph.instance(export.instance)
-        found = nodes[instance.node].interface.export_named(export.export)
-        assert found is not None
-        target = alias(export.instance, export.export, found.sort)
-        lines.append(f"(export {wat_string(export.name)} ({_SORT_KEYWORDS[found.sort]} {target}))")
+
+    interfaces = {name: loaded.interface for name, loaded in nodes.items()}
+    emit_exports(graph, interfaces, by_instance, renderer, alias, lines)
     lines.append(")")
     return "\n".join(lines) + "\n"
 

@@ -22,8 +22,9 @@ from harness.project import atomic_write
 from harness.runtime import Runtime
 from harness.supply import SupplyChain, VerifiedComponent
 
-#: Part of every cache key; "2": compositions are signed and record their content digest.
-COMPOSER_FORMAT = "2"
+#: Part of every cache key; "2": compositions are signed and record their content digest;
+#: "3": exported instances carry their own instance types (type ascriptions).
+COMPOSER_FORMAT = "3"
 
 
 @dataclass(frozen=True)

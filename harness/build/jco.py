@@ -107,8 +107,9 @@ def _first_line(text: str) -> str:
 
 WIT_GAP_HINT = (
     "jco reads a component through WIT, and WIT cannot say that one interface is "
-    "exported twice under two names (the composed graph exports session-control as "
-    "commissioner-control and commissionee-control); wasmtime runs it. See the README, "
+    "exported twice under two names when both exports share one instance type; wasmtime "
+    "runs it. Give each such export its own instance type (a type ascription, as the "
+    "composer does for every exported instance). See the README, "
     "'A second runtime (V8 via jco)', finding 1"
 )
 

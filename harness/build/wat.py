@@ -1,8 +1,10 @@
-"""Component-model text for imported types, re-created from their descriptions.
+"""Component-model text for imported and exported types, re-created from their
+descriptions.
 
 The composer re-declares each import it leaves open on the composed component, typed
-exactly as the inner component declares it. :class:`ImportRenderer` turns an import
-description from :mod:`harness.runtime.types` back into text for
+exactly as the inner component declares it, and ascribes each exported instance its own
+copy of its instance type (:meth:`ImportRenderer.instance_type`). :class:`ImportRenderer`
+turns an import or export description from :mod:`harness.runtime.types` back into text for
 ``wasmtime.wat2wasm``, following the shape wit-component gives such declarations: each
 named type is defined and then exported from the instance type, functions refer to the
 exported names, and a type another interface introduced (a resource, or a type whose
@@ -123,12 +125,47 @@ class ImportRenderer:
         target = self._type_target(definition, self._top_names(), lines, outer=False)
         return [*lines, f"(import {wat_string(name)} (type {ident} (eq {target})))"]
 
+    def instance_type(
+        self,
+        name: str,
+        item: Json,
+        ident: str,
+        origins: dict[tuple[str, str], str],
+    ) -> list[str]:
+        """The lines defining ``ident`` as the instance type ``item`` describes.
+
+        Used to ascribe a type to an export ``name`` of the enclosing component. Each
+        ``{"alias": origin}`` in ``item`` must be in ``origins``, mapped to the outer
+        identifier of that type (the caller aliases it out of whichever instance or
+        import provides it); the renderer's own import origins are not used.
+        """
+        if not isinstance(item, dict) or item.get("kind") != "instance":
+            raise UnsupportedTypeError(f"export {name!r} is not described as an instance")
+        saved = self.origin_ids
+        self.origin_ids = origins
+        try:
+            decls, _ = self._instance_decls(name, item, ident, imported=False)
+        finally:
+            self.origin_ids = saved
+        body = "\n    ".join(decls)
+        return [f"(type {ident} (instance\n    {body}))"]
+
     def _instance(self, name: str, item: dict[str, Json], ident: str) -> list[str]:
+        decls, after = self._instance_decls(name, item, ident, imported=True)
+        body = "\n    ".join(decls)
+        return [f"(import {wat_string(name)} (instance {ident}\n    {body}))", *after]
+
+    def _instance_decls(
+        self, name: str, item: dict[str, Json], ident: str, *, imported: bool
+    ) -> tuple[list[str], list[str]]:
+        """The declarations of an instance type, and (for an import) the aliases of its
+        types that later imports need."""
         exports = item["exports"]
         assert isinstance(exports, list)
         decls: list[str] = []
         local: dict[str, str] = {}
         after: list[str] = []
+        what = "import" if imported else "export"
         for entry in exports:
             assert isinstance(entry, list)
             export_name, export_item = str(entry[0]), entry[1]
@@ -144,7 +181,7 @@ class ImportRenderer:
                 else:
                     target = self._type_target(definition, local, decls, outer=True)
                     decls.append(f"(export {quoted} (type {exported} (eq {target})))")
-                if (name, export_name) in self.needed:
+                if imported and (name, export_name) in self.needed:
                     outer_id = self.fresh("t")
                     self.origin_ids[(name, export_name)] = outer_id
                     after.append(f"(alias export {ident} {quoted} (type {outer_id}))")
@@ -153,11 +190,10 @@ class ImportRenderer:
                 decls.append(f"(export {quoted} (func (type {ftype})))")
             else:
                 raise UnsupportedTypeError(
-                    f"import {name!r} exports {export_name!r}, a {kind}, which the composer "
+                    f"{what} {name!r} exports {export_name!r}, a {kind}, which the composer "
                     "cannot re-declare"
                 )
-        body = "\n    ".join(decls)
-        return [f"(import {wat_string(name)} (instance {ident}\n    {body}))", *after]
+        return decls, after
 
     def _type_target(
         self, definition: Json, names: dict[str, str], decls: list[str], *, outer: bool
@@ -171,8 +207,8 @@ class ImportRenderer:
             origin = (str(alias[0]), str(alias[1]))
             if origin not in self.origin_ids:
                 raise UnsupportedTypeError(
-                    f"type {origin[1]!r} of {origin[0]!r} is used by another import but is "
-                    f"not declared by an outer import of the composition"
+                    f"type {origin[1]!r} of {origin[0]!r} is used by another interface but "
+                    "is not declared by an outer import or instance of the composition"
                 )
             if not outer:
                 return self.origin_ids[origin]

@@ -6,9 +6,11 @@ component. Compiling a whole componentize-py component (18 MB) to ask wasmtime t
 custom, type, alias and import sections, cut off before the first core module. That is
 a valid component with the same imports and no exports, and wasmtime compiles it in a
 few milliseconds. (wasmtime leaves plain type imports out of its import list; the
-stub re-exports them so they can be described too.) Export names and sorts come from
-the export sections, read directly. The result is cached as JSON keyed by the SHA-256
-of the component file.
+stub re-exports them so they can be described too.) Exports are described from a
+*code stub* (:func:`harness.runtime.stubs.code_stub`): the whole component with every
+core function body replaced by ``unreachable``, which has the same exports with the
+same types and compiles in under a second instead of seconds. The result is cached as
+JSON keyed by the SHA-256 of the component file.
 
 Types are described as JSON-compatible data (``Json``) so they can be cached, compared
 across components and rendered back to component-model text (:mod:`harness.build.wat`):
@@ -45,10 +47,11 @@ from wasmtime import component as wc
 from harness import wasm_binary as wb
 from harness.errors import ComponentFileError, HarnessError, UnsupportedTypeError, WasmFormatError
 from harness.project import atomic_write
+from harness.runtime.stubs import code_stub
 
 Json = None | bool | int | str | list["Json"] | dict[str, "Json"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Sections a type stub may contain: everything a component declares before it starts
 # defining core modules and instances (component-model Binary.md section ids).
@@ -95,15 +98,42 @@ class ImportDesc:
 
 @dataclass(frozen=True)
 class ExportDesc:
-    """One export of a component: its name and its sort (``"instance"``, ``"func"``...)."""
+    """One export of a component: its name, its sort (``"instance"``, ``"func"``...) and
+    its item description (see module doc).
+
+    ``item`` is None when the export's type could not be described; ``problem`` then
+    says why. An ``{"alias": [name, type]}`` in an export's description names an import
+    of the component, or else another of its exports (WIT ``use`` between exported
+    interfaces).
+    """
 
     name: str
     sort: str
+    item: Json = None
+    problem: str = ""
+
+    def to_json(self) -> list[Json]:
+        """``[name, sort]``, ``[name, sort, item]`` or ``[name, sort, null, problem]``."""
+        if self.item is not None:
+            return [self.name, self.sort, self.item]
+        if self.problem:
+            return [self.name, self.sort, None, self.problem]
+        return [self.name, self.sort]
+
+    @classmethod
+    def from_json(cls, entry: Any) -> ExportDesc:
+        """Inverse of :meth:`to_json`; raises TypeError/ValueError on bad data."""
+        if not isinstance(entry, list) or not 2 <= len(entry) <= 4:
+            raise ValueError("malformed export entry")
+        name, sort, *rest = entry
+        item = rest[0] if rest else None
+        problem = str(rest[1]) if len(rest) > 1 else ""
+        return cls(str(name), str(sort), item, problem)
 
 
 @dataclass(frozen=True)
 class ComponentInterface:
-    """The imports (with types) and exports (names and sorts) of one component file."""
+    """The imports and exports, with their types, of one component file."""
 
     sha256: str
     size: int
@@ -125,7 +155,7 @@ class ComponentInterface:
             "sha256": self.sha256,
             "size": self.size,
             "imports": [[imp.name, imp.item] for imp in self.imports],
-            "exports": [[exp.name, exp.sort] for exp in self.exports],
+            "exports": [exp.to_json() for exp in self.exports],
         }
 
     @classmethod
@@ -137,7 +167,7 @@ class ComponentInterface:
             sha256=str(data["sha256"]),
             size=int(data["size"]),
             imports=tuple(ImportDesc(str(name), item) for name, item in data["imports"]),
-            exports=tuple(ExportDesc(str(name), str(sort)) for name, sort in data["exports"]),
+            exports=tuple(ExportDesc.from_json(entry) for entry in data["exports"]),
         )
 
 
@@ -229,23 +259,40 @@ def read_interface(
         if wb.binary_kind(data) != "component":
             raise ComponentFileError(f"{source} is a core wasm module, not a component")
         imported = [entry.name for entry in wb.component_imports(data)]
-        exports = tuple(ExportDesc(e.name, e.sort) for e in wb.component_exports(data))
+        exported = [(e.name, e.sort) for e in wb.component_exports(data)]
         stub = type_stub(data)
+        coded = code_stub(data) if exported else None
     except WasmFormatError as exc:
         raise ComponentFileError(f"{source} is not a well-formed component: {exc}") from exc
+    full: wc.Component | None = None
     compiled, _ = try_compile(engine, stub) if stub is not None else (None, "")
     if compiled is None:
         # No usable stub: the whole component has to be compiled (seconds, not ms).
-        compiled, error = try_compile(engine, data)
-        if compiled is None:
-            raise ComponentFileError(f"{source} is not a valid component: {error}")
-    imports = describe_imports(compiled, engine, imported)
+        full = _compile_whole(engine, data, source)
+        compiled = full
+    origins = _Origins()
+    imports = _describe_imports(compiled, engine, imported, origins)
+    if exported and full is None:
+        with_exports, _ = try_compile(engine, coded) if coded is not None else (None, "")
+        # A code stub wasmtime refuses (it should not happen) costs a whole compile.
+        full = with_exports if with_exports is not None else _compile_whole(engine, data, source)
+        # Resources are told apart per compiled component: the exports' resources are
+        # matched against the imports as this compile sees them.
+        origins = _import_origins(full, engine)
+    exports = describe_exports(full, engine, exported, origins) if full is not None else ()
     interface = ComponentInterface(digest, len(data), imports, exports)
     if cache_file is not None:
         # A cache that cannot be written only costs time on the next run.
         with contextlib.suppress(OSError):
             _store_cached(cache_file, interface)
     return interface
+
+
+def _compile_whole(engine: Engine, data: bytes, source: str) -> wc.Component:
+    compiled, error = try_compile(engine, data)
+    if compiled is None:
+        raise ComponentFileError(f"{source} is not a valid component: {error}")
+    return compiled
 
 
 def try_compile(engine: Engine, data: bytes) -> tuple[wc.Component | None, str]:
@@ -312,6 +359,12 @@ def describe_imports(
     An import wasmtime does not list (a plain type import) is looked up among the
     exports, where :func:`type_stub` puts it.
     """
+    return _describe_imports(compiled, engine, names, _Origins())
+
+
+def _describe_imports(
+    compiled: wc.Component, engine: Engine, names: list[str], origins: _Origins
+) -> tuple[ImportDesc, ...]:
     listed = compiled.type.imports(engine)
     exported = compiled.type.exports(engine)
     top: dict[str, Any] = {}
@@ -322,22 +375,71 @@ def describe_imports(
             top[name] = exported[name]
         else:
             raise UnsupportedTypeError(f"wasmtime does not describe the import {name!r}")
-    described = dict(_Scope(top, engine, _Origins(), owner=None).describe())
+    described = dict(_Scope(top, engine, origins, owner=None).describe())
     return tuple(ImportDesc(name, described[name]) for name in names)
+
+
+def _import_origins(compiled: wc.Component, engine: Engine) -> _Origins:
+    """The named types the imports of ``compiled`` introduce (those wasmtime lists)."""
+    origins = _Origins()
+    with contextlib.suppress(UnsupportedTypeError):
+        # Already described once from the type stub; failing here cannot happen, and
+        # would only leave the exports' aliases of imported types undescribed.
+        _Scope(compiled.type.imports(engine), engine, origins, owner=None).describe()
+    return origins
+
+
+def describe_exports(
+    compiled: wc.Component,
+    engine: Engine,
+    exported: list[tuple[str, str]],
+    origins: _Origins | None = None,
+) -> tuple[ExportDesc, ...]:
+    """Describe the exports ``exported`` (name and sort, in order) of a compiled component.
+
+    ``origins`` holds the named types the imports introduced (so an exported interface
+    that uses an imported resource aliases it); each export's own named types are added
+    to it in turn, so a later export can alias an earlier one's. An export that cannot
+    be described gets ``item`` None and the reason; that is only an error for a caller
+    that needs its type.
+    """
+    origins = origins if origins is not None else _Origins()
+    listed = compiled.type.exports(engine)
+    described: list[ExportDesc] = []
+    for name, sort in exported:
+        if name not in listed:
+            described.append(ExportDesc(name, sort, None, "wasmtime does not describe it"))
+            continue
+        try:
+            ((_, item),) = _Scope(
+                {name: listed[name]}, engine, origins, owner=None, side="export"
+            ).describe()
+        except UnsupportedTypeError as exc:
+            described.append(ExportDesc(name, sort, None, exc.message))
+            continue
+        described.append(ExportDesc(name, sort, item))
+    return tuple(described)
 
 
 class _Scope:
     """Describes the items of one scope: the component's top level or one instance type.
 
-    ``owner`` is the import whose instance type this is, or None at top level.
+    ``owner`` is the import (or, with ``side`` "export", the export) whose instance type
+    this is, or None at top level.
     """
 
     def __init__(
-        self, externs: Mapping[str, Any], engine: Engine, origins: _Origins, owner: str | None
+        self,
+        externs: Mapping[str, Any],
+        engine: Engine,
+        origins: _Origins,
+        owner: str | None,
+        side: str = "import",
     ) -> None:
         self.engine = engine
         self.origins = origins
         self.owner = owner
+        self.side = side
         self.types: list[tuple[str, Any]] = []
         self.others: list[tuple[str, Any]] = []
         for name, extern in externs.items():
@@ -389,7 +491,7 @@ class _Scope:
             return {"future": self.valtype(ty.payload, deps)}
         if isinstance(ty, wc.StreamType):
             return {"stream": self.valtype(ty.payload, deps)}
-        raise UnsupportedTypeError(f"unknown value type {ty!r} in {_where(self.owner)}")
+        raise UnsupportedTypeError(f"unknown value type {ty!r} in {_where(self.owner, self.side)}")
 
     def body(self, ty: Any, deps: list[str]) -> Json:
         """The structural definition of a type item."""
@@ -425,7 +527,7 @@ class _Scope:
             origin = self.origins.find(ty) if isinstance(ty, _NOMINAL) else None
             if origin is None:
                 raise UnsupportedTypeError(
-                    f"type {name!r} in {_where(self.owner)} refers to an unnamed {exc}"
+                    f"type {name!r} in {_where(self.owner, self.side)} refers to an unnamed {exc}"
                 ) from None
             deps.clear()
             return {"alias": origin}
@@ -477,17 +579,19 @@ class _Scope:
                 }
         except _NotLocal as exc:
             raise UnsupportedTypeError(
-                f"function {name!r} in {_where(self.owner)} uses an unnamed {exc}"
+                f"function {name!r} in {_where(self.owner, self.side)} uses an unnamed {exc}"
             ) from None
         if isinstance(ty, wc.ComponentInstanceType):
             if self.owner is not None:
-                raise UnsupportedTypeError(f"nested instance {name!r} in {_where(self.owner)}")
-            scope = _Scope(ty.exports(self.engine), self.engine, self.origins, owner=name)
+                raise UnsupportedTypeError(
+                    f"nested instance {name!r} in {_where(self.owner, self.side)}"
+                )
+            scope = _Scope(ty.exports(self.engine), self.engine, self.origins, name, self.side)
             return {"kind": "instance", "exports": [[n, i] for n, i in scope.describe()]}
         if isinstance(ty, wc.ComponentType):
             return {"kind": "component"}
         return {"kind": "module"}
 
 
-def _where(owner: str | None) -> str:
-    return f"import {owner!r}" if owner is not None else "the component's top level"
+def _where(owner: str | None, side: str) -> str:
+    return f"{side} {owner!r}" if owner is not None else "the component's top level"

@@ -672,3 +672,109 @@ def test_componentize_py_components_compose_and_run(engine: Engine, tmp_path: Pa
         "provider inc 3",
         "consumer run 3",
     ]
+
+
+# --------------------------------------------------------------------------- export types
+
+TYPED_API = "test:typed/api@0.1.0"
+TYPED_EXTRA = "test:typed/extra@0.1.0"
+HANDLES = "test:typed/handles@0.1.0"
+
+
+def _ascriptions(component: bytes) -> dict[str, bool]:
+    """Each top-level export of ``component`` and whether it carries a type ascription."""
+    found: dict[str, bool] = {}
+    for section in wb.parse_sections(component):
+        if section.id != wb.SECTION_EXPORT:
+            continue
+        reader = wb.ByteReader(section.payload, section.payload_offset)
+        for _ in range(reader.u32()):
+            assert reader.u8() == 0x00  # plain export names only here
+            name = reader.name()
+            reader.u8()
+            reader.u32()
+            ascribed = reader.u8() == 0x01
+            if ascribed:
+                reader.u8()
+                reader.u32()
+            found[name] = ascribed
+    return found
+
+
+def test_exported_instances_get_their_own_types(wasm_dir: Path, engine: Engine) -> None:
+    result = compose(graph_of(wasm_dir, TWO_PAIRS), engine=engine)
+    # One interface exported twice: each export has its own copy of the instance type.
+    assert _ascriptions(result.component) == {"runner-a": True, "runner-b": True, COUNTER: True}
+    assert '(export $export0 "runner-a" (instance $alias' in result.text
+    assert result.text.count("\n(type $export-type") == 3
+    inner = read_interface((wasm_dir / "consumer.wasm").read_bytes(), engine=engine)
+    outer = read_interface(result.component, engine=engine)
+    runner = inner.export_named(RUNNER)
+    assert runner is not None and runner.item is not None
+    for name in ("runner-a", "runner-b"):
+        described = outer.export_named(name)
+        assert described is not None and described.item == runner.item
+
+
+def test_export_types_are_described(wasm_dir: Path, engine: Engine) -> None:
+    interface = read_interface((wasm_dir / "typed_exporter.wasm").read_bytes(), engine=engine)
+    api = interface.export_named(TYPED_API)
+    extra = interface.export_named(TYPED_EXTRA)
+    assert api is not None and extra is not None
+    assert isinstance(api.item, dict) and isinstance(extra.item, dict)
+    types = dict(api.item["exports"])  # type: ignore[arg-type]
+    # The re-exported imported resource is the import's (resources are nominal)...
+    assert types["handle"] == {"kind": "type", "def": {"alias": [HANDLES, "handle"]}}
+    assert types["role"] == {"kind": "type", "def": {"enum": ["commissioner", "commissionee"]}}
+    # ...and a type one export takes from another (WIT `use`) is the other's.
+    assert dict(extra.item["exports"])["status"] == {  # type: ignore[arg-type]
+        "kind": "type",
+        "def": {"alias": [TYPED_API, "status"]},
+    }
+    # A top-level type export that names an unexported type is reported, not fatal.
+    status = interface.export_named("status")
+    assert status is not None and status.item is None and "unnamed" in status.problem
+
+
+def test_exports_using_imported_and_sibling_types_compose(wasm_dir: Path, engine: Engine) -> None:
+    data = {
+        "nodes": nodes(typed="typed_exporter.wasm"),
+        "instances": instances(a="typed", b="typed"),
+        "exports": [
+            # extra-a uses api-a's record, so it is emitted after it whatever the order.
+            {"instance": "a", "export": TYPED_EXTRA, "as": "extra-a"},
+            {"instance": "a", "export": TYPED_API, "as": "api-a"},
+            {"instance": "b", "export": TYPED_API, "as": "api-b"},
+        ],
+    }
+    result = compose(graph_of(wasm_dir, data), engine=engine)  # validates the ascriptions
+    assert result.outer_imports == (HANDLES,)
+    assert _ascriptions(result.component) == {"api-a": True, "api-b": True, "extra-a": True}
+    outer = read_interface(result.component, engine=engine)
+    assert [e.name for e in outer.exports] == ["api-a", "extra-a", "api-b"]
+    extra = outer.export_named("extra-a")
+    assert extra is not None and "alias" in json.dumps(extra.item)
+    assert '["api-a", "status"]' in json.dumps(extra.item)
+
+
+def test_a_type_from_an_unexported_interface_is_a_clear_error(
+    wasm_dir: Path, engine: Engine
+) -> None:
+    data: dict[str, Any] = {
+        "nodes": nodes(typed="typed_exporter.wasm", hp="handle_provider.wasm"),
+        "instances": instances(a="typed", p="hp"),
+        "exports": [{"instance": "a", "export": TYPED_API, "as": "api-a"}],
+    }
+    with pytest.raises(UnsupportedTypeError, match="which the graph does not export") as info:
+        compose(graph_of(wasm_dir, data), engine=engine)
+    assert "'api-a'" in info.value.message and "'handle'" in info.value.message
+    # Exported too, the provider's resource has a name outside the graph.
+    data["exports"] = [
+        {"instance": "p", "export": "handle", "as": "handle"},
+        {"instance": "p", "export": HANDLES, "as": "handles"},
+        *data["exports"],
+    ]
+    result = compose(graph_of(wasm_dir, data), engine=engine)
+    assert result.outer_imports == ()
+    api = read_interface(result.component, engine=engine).export_named("api-a")
+    assert api is not None and '"alias": ["handle", ""]' in json.dumps(api.item)

@@ -144,6 +144,23 @@ def test_finding_1_wasmtime_accepts_what_jco_cannot_transpile(tmp_path: Path) ->
     assert "WIT cannot say" in (caught.value.hint or "")
 
 
+@pytest.mark.slow
+@needs_node
+def test_finding_1_fixed_by_export_type_ascriptions(tmp_path: Path) -> None:
+    """The reproducer with each export given its own instance type (what the composer
+    emits) validates in wasmtime and transpiles with jco."""
+    data = wat2wasm((FIXTURES / "reexport-twice-ascribed.wat").read_text())
+    runtime = Runtime(None)
+    try:
+        runtime.load_bytes(data, name="reexport-twice-ascribed")
+    finally:
+        runtime.close()
+    done = transpile_cached(data, tmp_path, node=find_node(), label="reexport-twice-ascribed")
+    assert not done.cached and done.entry.is_file()
+    source = done.entry.read_text(encoding="utf-8")
+    assert "firstApi" in source and "secondApi" in source
+
+
 # ------------------------------------------------------------------------ runs on V8
 
 
