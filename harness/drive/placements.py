@@ -154,8 +154,12 @@ class Seams:
 
 
 FAULTS = ("corrupt", "truncate")
-#: The commissioner's send a fault hits: its second datagram, Pake1.
-FAULT_SEND = 1
+#: The commissioner's send a fault hits: its third datagram, Pake1 (after the
+#: PBKDFParamRequest and the standalone ack of the PBKDFParamResponse it sends before its
+#: PBKDF2). The damage lands in Pake1's payload: a well-formed message on the PASE
+#: exchange, which fails the handshake; damage the message layer drops would only be
+#: retransmitted away.
+FAULT_SEND = 2
 
 
 def drive_and_prove(

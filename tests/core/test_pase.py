@@ -7,7 +7,6 @@ and datagrams handed across by ``helpers.pump``. Time only moves when a test say
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Any
 
 import pytest

@@ -92,14 +92,15 @@ class FaultRun:
         self.outcome = drive_handshake(roles[0], roles[1], seams.clock, handshake_params(config))
 
 
+# The sends of each role in a clean run: the commissioner sends PBKDFParamRequest (0),
+# the standalone ack of the PBKDFParamResponse before its PBKDF2 (1), Pake1 (2), Pake3 (3)
+# and the final ack (4); the commissionee PBKDFParamResponse (0), Pake2 (1) and the
+# success StatusReport (2).
+
+# Damage in the payload of a well-formed handshake message on the PASE exchange fails
+# the handshake on both sides.
 # (sending role, fault, expected failure kinds of (commissioner, commissionee))
 FAULTS = [
-    pytest.param(
-        "commissioner",
-        {"fault": "flip", "on_sends": frozenset({0}), "offset": -1},
-        ("peer-status", "decode"),
-        id="flipped-last-byte-of-pbkdf-param-request",
-    ),
     pytest.param(
         "commissionee",
         {"fault": "flip", "on_sends": frozenset({1}), "offset": -3},
@@ -108,15 +109,44 @@ FAULTS = [
     ),
     pytest.param(
         "commissioner",
-        {"fault": "truncate", "on_sends": frozenset({1}), "keep": 20},
+        {"fault": "truncate", "on_sends": frozenset({2}), "keep": 40},
         ("peer-status", "decode"),
         id="truncated-pake1",
     ),
     pytest.param(
         "commissionee",
-        {"fault": "truncate", "on_sends": frozenset({0}), "keep": 12},
+        {"fault": "truncate", "on_sends": frozenset({0}), "keep": 40},
         ("decode", "peer-status"),
         id="truncated-pbkdf-param-response",
+    ),
+]
+
+# Damage the message layer drops (Matter Core Specification 1.3, section 4.12: the
+# sender's retransmission recovers): a PBKDFParamRequest that does not decode (a device
+# waiting for a request drops a malformed one and keeps waiting), and headers cut short.
+# (sending role, fault, the receiver's drops, retransmissions by (commissioner,
+# commissionee))
+RECOVERED = [
+    pytest.param(
+        "commissioner",
+        {"fault": "flip", "on_sends": frozenset({0}), "offset": -1},
+        (("malformed", 1),),
+        (1, 0),
+        id="flipped-last-byte-of-pbkdf-param-request",
+    ),
+    pytest.param(
+        "commissioner",
+        {"fault": "truncate", "on_sends": frozenset({2}), "keep": 20},
+        (("malformed", 1),),
+        (1, 0),
+        id="truncated-header-of-pake1",
+    ),
+    pytest.param(
+        "commissionee",
+        {"fault": "truncate", "on_sends": frozenset({0}), "keep": 12},
+        (("malformed", 1),),
+        (0, 1),
+        id="truncated-header-of-pbkdf-param-response",
     ),
 ]
 
@@ -239,6 +269,53 @@ def test_damaged_datagram_fails_cleanly_natively(
     assert _failure_kinds(run.outcome) == kinds
 
 
+def _check_recovered(
+    run: FaultRun,
+    role: str,
+    drops: tuple[tuple[str, int], ...],
+    retransmissions: tuple[int, int],
+) -> None:
+    outcome = run.outcome
+    assert run.faulty.faults_applied == 1
+    assert outcome.established
+    assert _failure_kinds(outcome) == (None, None)
+    receiver = outcome.commissionee if role == "commissioner" else outcome.commissioner
+    sender = outcome.commissioner if role == "commissioner" else outcome.commissionee
+    assert receiver.dropped == drops
+    assert sender.dropped == ()
+    assert (
+        outcome.commissioner.retransmissions,
+        outcome.commissionee.retransmissions,
+    ) == retransmissions
+    assert outcome.commissioner.transcript_hash == outcome.commissionee.transcript_hash
+
+
+@pytest.mark.parametrize(("role", "fault", "drops", "retransmissions"), RECOVERED)
+def test_damage_the_message_layer_drops_is_retransmitted_away_natively(
+    role: str,
+    fault: dict[str, Any],
+    drops: tuple[tuple[str, int], ...],
+    retransmissions: tuple[int, int],
+) -> None:
+    _check_recovered(FaultRun(role, fault), role, drops, retransmissions)
+
+
+@slow
+@pytest.mark.parametrize(("role", "fault", "drops", "retransmissions"), RECOVERED)
+def test_damage_the_message_layer_drops_is_retransmitted_away_in_component(
+    shared_runtime: Runtime,
+    core_component: wc.Component,
+    role: str,
+    fault: dict[str, Any],
+    drops: tuple[tuple[str, int], ...],
+    retransmissions: tuple[int, int],
+) -> None:
+    run = FaultRun(role, fault, shared_runtime, core_component)
+    _check_recovered(run, role, drops, retransmissions)
+    for name, guest in run.guests.items():
+        assert guest.dead is None, name
+
+
 @slow
 @pytest.mark.parametrize(
     ("fault", "kinds"),
@@ -268,20 +345,24 @@ def test_corrupted_status_report_never_yields_an_agreed_session(
 
 
 @slow
-def test_injected_garbage_fails_cleanly(
+def test_injected_garbage_is_dropped_and_the_handshake_completes(
     shared_runtime: Runtime, core_component: wc.Component
 ) -> None:
+    # A 3-byte "message" reaches the waiting device before the request: the message
+    # layer drops it (counted as malformed) and the handshake goes on undisturbed.
     config = RunConfig(seed=13)
     seams = Seams(config)
-    seams.link.inject("commissionee", b"\x04\x00\x00")  # a 3-byte "message"
+    seams.link.inject("commissionee", b"\x04\x00\x00")
     guests = {
         r: instantiate_core(shared_runtime, core_component, seams, r, config.limits) for r in ROLES
     }
     roles = [ComponentRole(r, guests[r]) for r in ROLES]
     outcome = drive_handshake(roles[0], roles[1], seams.clock, handshake_params(config))
-    assert not outcome.established
-    assert outcome.commissionee.failure is not None
-    assert outcome.commissionee.failure.kind == "decode"
+    assert outcome.established
+    assert outcome.commissionee.failure is None and outcome.commissioner.failure is None
+    assert outcome.commissionee.dropped == (("malformed", 1),)
+    assert outcome.commissioner.dropped == ()
+    assert outcome.commissioner.retransmissions == outcome.commissionee.retransmissions == 0
     assert all(guest.dead is None for guest in guests.values())
 
 

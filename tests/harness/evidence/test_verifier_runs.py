@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from harness.drive import placements
 from harness.drive.config import RunConfig
 from harness.drive.placements import run_native
 from harness.evidence.verifiers import runs
@@ -85,3 +86,44 @@ def test_c4_without_a_known_good_value_checks_agreement_only(
 ) -> None:
     evidence = _c4(monkeypatch, bytes(32), seed=8)
     assert evidence.verdict is Verdict.PASS and "no known-good value" in evidence.message
+
+
+@dataclass
+class _NegativeContext(_Context):
+    """What C5 needs of a gate context: run configs with changes."""
+
+    def run_config(self, **changes: Any) -> RunConfig:  # type: ignore[override]
+        return RunConfig(seed=self.seed, **changes)
+
+
+def _c5(monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The real negative runs, natively (the core's code is the same in the component).
+    monkeypatch.setattr(runs, "run_component", lambda config, *a, **kw: run_native(config))
+    return runs.verify_negative_paths(_NegativeContext(b""), {})  # type: ignore[arg-type]
+
+
+def test_c5_passes_when_each_negative_run_fails_as_expected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    evidence = _c5(monkeypatch)
+    assert evidence.verdict is Verdict.PASS, evidence.message
+    kinds = {
+        name: (case["commissioner"]["kind"], case["commissionee"]["kind"])
+        for name, case in evidence.figures["cases"].items()
+    }
+    assert kinds == {
+        "wrong-passcode": ("confirmation-failed", "peer-status"),
+        "corrupted-datagram": ("peer-status", "crypto"),
+        "truncated-message": ("peer-status", "decode"),
+    }
+
+
+def test_c5_fails_when_the_fault_misses_pake1(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: with the standalone ack the commissioner sends before its PBKDF2, its
+    # second datagram is that ack, not Pake1; a fault aimed there left the handshake
+    # established (or was no fault at all), and C5 must say so.
+    monkeypatch.setattr(placements, "FAULT_SEND", 1)
+    evidence = _c5(monkeypatch)
+    assert evidence.verdict is Verdict.FAIL
+    assert "corrupted-datagram: both roles must fail" in evidence.message
+    assert "truncated-message: both roles must fail" in evidence.message
