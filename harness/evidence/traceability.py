@@ -118,6 +118,9 @@ PROJECT_VERIFIERS: frozenset[str] = frozenset(
         "capability-policy",
         "resource-limits",
         "cross-runtime-determinism",
+        "off-path-robustness",
+        "lossy-link",
+        "functional-reproducibility",
     }
 )
 

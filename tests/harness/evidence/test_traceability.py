@@ -26,7 +26,12 @@ from harness.evidence.verifiers.base import REGISTRY
 #: The verifiers the gate has registered: the names the project's claims may use.
 PROJECT_VERIFIERS = frozenset(REGISTRY)
 #: Claims the project has beyond the ten-claim fixture, and their verifiers.
-LATER_CLAIMS = {"C10": "cross-runtime-determinism"}
+LATER_CLAIMS = {
+    "C8": "off-path-robustness",
+    "C9": "lossy-link",
+    "C10": "cross-runtime-determinism",
+    "E3": "functional-reproducibility",
+}
 #: The ten verifier names of the full claim model (C1-C7, S1-S3).
 TEN_VERIFIERS = traceability.PROJECT_VERIFIERS - set(LATER_CLAIMS.values())
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "traceability"
