@@ -34,8 +34,14 @@ from typing import Any
 from matter_core.message import SecureChannelOpcode, UnsecuredMessage
 from matter_core.mrp import MRP_MAX_TRANSMISSIONS
 
-from harness.drive import RoleStatus, RunConfig, RunReport, run_component, run_composed
-from harness.drive.driver import Injector
+from harness.drive import (
+    Injector,
+    RoleStatus,
+    RunConfig,
+    RunReport,
+    run_component,
+    run_composed,
+)
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.seams import Delivered, FaultPlan, StrayGenerator, parse_fault_plan

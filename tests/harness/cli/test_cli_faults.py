@@ -11,6 +11,7 @@ from harness.build.componentize import BuildResult
 from harness.cli.app import cli
 from harness.evidence.verifiers.runs import KNOWN_GOOD_TRANSCRIPTS
 from harness.project import DEFAULT_GRAPH
+from tests.harness.drive.test_faulted_runs import FAULTED_SEED_7
 
 slow = pytest.mark.slow
 OK_LINE = re.compile(r"^PASE-RUNS-OK transcript=([0-9a-f]{64}) mode=(\w+) seed=(\S+)$", re.M)
@@ -65,7 +66,7 @@ def test_run_native_with_the_issue_faults_prints_the_same_hash_twice() -> None:
     first = _summary(_invoke("run", "--native", "--seed", "7", "--faults", ISSUE))
     again = _summary(_invoke("run", "--native", "--seed", "7", "--faults", ISSUE))
     assert first == again
-    assert first[0] == KNOWN_GOOD_TRANSCRIPTS[7]
+    assert first[0] == FAULTED_SEED_7 != KNOWN_GOOD_TRANSCRIPTS[7]
     assert first[1].startswith(f"  faults ({ISSUE}): dropped=")
 
 
