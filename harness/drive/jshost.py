@@ -291,6 +291,11 @@ def js_status(value: Any) -> RoleStatus:
             ),
             datagrams_sent=int(value["datagrams_sent"]),
             datagrams_received=int(value["datagrams_received"]),
+            dropped=tuple(
+                (str(entry["reason"]), int(entry["count"])) for entry in value.get("dropped", [])
+            ),
+            retransmissions=int(value.get("retransmissions", 0)),
+            acks_sent=int(value.get("acks_sent", 0)),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise JsHostError(f"a session status from the JS host lacks {exc}: {value!r}") from exc

@@ -53,6 +53,12 @@ def _compare(label: str, wasmtime: RunReport, v8: RunReport, known: str | None) 
         problems.append(f"{label}: the host loopback carried different datagrams")
     if v8.transport_stats != wasmtime.transport_stats:
         problems.append(f"{label}: transport component counters differ")
+    layers = {
+        name: [s.message_layer() for s in (run.outcome.commissioner, run.outcome.commissionee)]
+        for name, run in (("V8", v8), ("wasmtime", wasmtime))
+    }
+    if layers["V8"] != layers["wasmtime"]:
+        problems.append(f"{label}: message-layer counters (drops, acks, retransmissions) differ")
     return problems
 
 

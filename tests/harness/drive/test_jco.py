@@ -198,3 +198,26 @@ def test_tampered_transpile_cache_is_transpiled_again(core_path: Path, tmp_path:
     assert not redone.cached
     assert "// changed" not in redone.entry.read_text(encoding="utf-8")
     assert os.path.getsize(redone.entry) > 0
+
+
+def test_js_status_reads_the_message_layer_counters() -> None:
+    from harness.drive.jshost import js_status
+
+    record = {
+        "role": "commissioner",
+        "state": "ESTABLISHED",
+        "established": True,
+        "local_session_id": 1,
+        "peer_session_id": 2,
+        "transcript_hash": {"hex": "00" * 32},
+        "next_deadline_ms": None,
+        "failure": None,
+        "datagrams_sent": 6,
+        "datagrams_received": 4,
+        "dropped": [{"reason": "exchange", "count": 3}, {"reason": "duplicate", "count": 1}],
+        "retransmissions": 2,
+        "acks_sent": 5,
+    }
+    status = js_status(record)
+    assert status.dropped == (("exchange", 3), ("duplicate", 1))
+    assert (status.retransmissions, status.acks_sent) == (2, 5)
