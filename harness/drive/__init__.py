@@ -14,6 +14,7 @@ from harness.lazy import lazy_exports
 EXPORTS = {
     "ComponentRole": "roles",
     "config_from_options": "peer_config",
+    "ConformanceCallError": "conformance",
     "DEFAULT_ITERATIONS": "config",
     "DEFAULT_LINGER_MS": "config",
     "DEFAULT_PASSCODE": "config",
@@ -50,6 +51,7 @@ EXPORTS = {
     "RunConfig": "config",
     "RunReport": "placements",
     "Seams": "placements",
+    "SPAKE2P_FIELDS": "conformance",
     "summary_lines": "peer",
     "WatchingAdversary": "driver",
 }
@@ -66,7 +68,13 @@ if TYPE_CHECKING:
         DEFAULT_SEED,
         RunConfig,
     )
-    from harness.drive.conformance import instantiate_conformance, load_vectors, run_conformance
+    from harness.drive.conformance import (
+        SPAKE2P_FIELDS,
+        ConformanceCallError,
+        instantiate_conformance,
+        load_vectors,
+        run_conformance,
+    )
     from harness.drive.driver import (
         HandshakeOutcome,
         HandshakeParams,
@@ -97,7 +105,9 @@ __all__ = [
     "DEFAULT_PASSCODE",
     "DEFAULT_SALT",
     "DEFAULT_SEED",
+    "SPAKE2P_FIELDS",
     "ComponentRole",
+    "ConformanceCallError",
     "GraphLink",
     "HandshakeOutcome",
     "HandshakeParams",

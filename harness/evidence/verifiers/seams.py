@@ -14,6 +14,7 @@ import coverage
 from harness import seams
 from harness.drive import RunConfig, run_native
 from harness.evidence.context import GateContext
+from harness.evidence.guest_glue import GuestGlueError, measure_guest_glue
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.project import PROJECT_ROOT
 from harness.wit import COMMISSIONEE, COMMISSIONER
@@ -74,13 +75,52 @@ def verify_seam_coverage(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
         "report": text.getvalue().splitlines()[-3:],
     }
     figures["exercise_problems"] = problems
+    guest_threshold = float(params.get("guest-coverage-threshold", 90))
+    guest, guest_problems = _guest_glue(ctx, guest_threshold)
+    figures["guest_glue"] = guest
     if problems:
         return Evidence(Verdict.FAIL, "seam exercise failed: " + "; ".join(problems), figures)
     if percent < threshold:
         return Evidence(
             Verdict.FAIL, f"seam coverage {percent:.1f}% is below {threshold}%", figures
         )
-    return Evidence(Verdict.PASS, f"seam coverage {percent:.1f}% >= {threshold}%", figures)
+    if guest_problems:
+        return Evidence(Verdict.FAIL, "guest glue: " + "; ".join(guest_problems), figures)
+    figures["headline"] += f"; guest glue {guest['branch_coverage_percent']:.1f}%"
+    return Evidence(
+        Verdict.PASS,
+        f"seam coverage {percent:.1f}% >= {threshold}%; guest glue (app.py, measured "
+        f"natively against the generated bindings) {guest['branch_coverage_percent']:.1f}% "
+        f">= {guest_threshold:g}%",
+        figures,
+    )
+
+
+def _guest_glue(ctx: GateContext, threshold: float) -> tuple[dict[str, Any], list[str]]:
+    """Branch coverage of ``components/core/app.py`` (see :mod:`harness.evidence.guest_glue`)."""
+    try:
+        measured = measure_guest_glue(ctx.build_dir)
+    except GuestGlueError as exc:
+        return {"method": GUEST_METHOD, "error": str(exc)}, [str(exc)]
+    figures: dict[str, Any] = {
+        "method": GUEST_METHOD,
+        "branch_coverage_percent": round(measured.percent, 2),
+        "threshold": threshold,
+        "report": measured.missing,
+        "exercises": measured.exercises,
+        "exercise_problems": measured.problems,
+    }
+    problems = [f"exercise failed: {p}" for p in measured.problems]
+    if measured.percent < threshold:
+        problems.append(f"branch coverage {measured.percent:.1f}% is below {threshold:g}%")
+    return figures, problems
+
+
+GUEST_METHOD = (
+    "natively, in a fresh process, against componentize-py's generated bindings for the "
+    "core world with the import functions bound to the host seams (not inside the "
+    "component: a --stub-wasi guest has no file system or stdout to carry coverage data)"
+)
 
 
 def exercise_seams() -> list[str]:

@@ -59,20 +59,23 @@ from dataclasses import dataclass
 from typing import Any
 from harness.evidence.verifiers import SEAM_MODULES, start_seam_coverage
 from harness.evidence.verifiers.seams import verify_seam_coverage
+from harness.project import DEFAULT_BUILD_DIR
 
 @dataclass
 class Context:
     coverage: Any
+    build_dir: Any = DEFAULT_BUILD_DIR
 
 out = {}
-for threshold in (90, 100.5):
-    params = {"coverage-threshold": threshold}
+for threshold, guest in ((90, 90), (100.5, 90), (90, 100.5)):
+    params = {"coverage-threshold": threshold, "guest-coverage-threshold": guest}
     evidence = verify_seam_coverage(Context(start_seam_coverage()), params)
-    out[str(threshold)] = {
+    out[f"{threshold}/{guest}"] = {
         "verdict": evidence.verdict.value,
         "message": evidence.message,
         "percent": evidence.figures["branch_coverage_percent"],
         "modules": len(evidence.figures["modules"]),
+        "guest": evidence.figures["guest_glue"].get("branch_coverage_percent"),
     }
 out["seam_modules"] = len(SEAM_MODULES)
 print(json.dumps(out))
@@ -84,7 +87,11 @@ def test_coverage_is_measured_over_the_seam_modules_and_gated() -> None:
         [sys.executable, "-c", _COVERAGE_PROBE], capture_output=True, text=True, check=True
     )
     result = json.loads(done.stdout)
-    assert result["90"]["verdict"] == "pass", result["90"]["message"]
-    assert result["90"]["percent"] >= 90
-    assert result["90"]["modules"] == result["seam_modules"] == 6
-    assert result["100.5"]["verdict"] == "fail" and "below" in result["100.5"]["message"]
+    passing = result["90/90"]
+    assert passing["verdict"] == "pass", passing["message"]
+    assert passing["percent"] >= 90 and passing["guest"] >= 90
+    assert passing["modules"] == result["seam_modules"] == 6
+    host = result["100.5/90"]
+    assert host["verdict"] == "fail" and "seam coverage" in host["message"]
+    guest = result["90/100.5"]
+    assert guest["verdict"] == "fail" and "guest glue" in guest["message"]
