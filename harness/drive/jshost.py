@@ -34,11 +34,13 @@ import json
 import os
 import selectors
 import subprocess
+import sys
 import tempfile
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.build import JSHOST_DIR, JsRuntimeError, NodeInfo
+from harness.build import JSHOST_DIR, JsRuntimeError, NodeInfo, ensure_npm_deps
 from harness.drive.roles import Failure, Opened, RoleError, RoleEvent, RoleStatus
 from harness.errors import CheckFailed, HarnessError
 
@@ -64,10 +66,17 @@ class JsGuestError(HarnessError):
         self.guest_message = message
 
 
+def _stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 class JsHost:
     """One ``node jshost/host.mjs`` subprocess (a context manager; :meth:`close` ends it)."""
 
     def __init__(self, node: NodeInfo, jshost: os.PathLike[str] | str = JSHOST_DIR) -> None:
+        # The host reads jco's package metadata as it starts: install the pinned npm
+        # dependencies first if they are missing (a fresh clone), as transpiling does.
+        ensure_npm_deps(Path(jshost), _stderr_progress)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the host)
         script = os.path.join(os.fspath(jshost), HOST_SCRIPT)
         try:
