@@ -70,21 +70,22 @@ def fuzz(
 
     Exit 2 for a bad --target, --shard or --engine.
     """
-    from harness.drive.fuzz_cases import FuzzError, capture_handshake, parse_shard
-    from harness.drive.fuzz_targets import TARGETS
-    from harness.drive.fuzzing import (
+    from harness.drive import (
+        FUZZ_TARGETS,
         REGRESSIONS_DIR,
+        FuzzError,
+        capture_handshake,
         make_target,
+        parse_shard,
         pick_engine,
         run_atheris,
         run_campaign,
     )
-    from harness.evidence.ledger_schema import utc_now_iso
-    from harness.evidence.verifiers.fuzzing import record_campaigns
+    from harness.evidence import GateContext, record_campaigns
 
-    started, started_at = time.perf_counter(), utc_now_iso()
-    if target not in TARGETS:
-        raise FuzzError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+    started = time.perf_counter()
+    if target not in FUZZ_TARGETS:
+        raise FuzzError(f"unknown target {target!r}; one of {', '.join(FUZZ_TARGETS)}")
     shard_of = parse_shard(shard)
     chosen = pick_engine(target, engine)
     saved_to = regressions or REGRESSIONS_DIR
@@ -94,8 +95,6 @@ def fuzz(
         capture = capture_handshake()
         runtime = component = None
         if target != "native":
-            from harness.evidence.context import GateContext
-
             ctx = GateContext(build_dir, seed)
             runtime = ctx.runtime
             component = ctx.load("core" if target == "component" else "composed")
@@ -111,7 +110,7 @@ def fuzz(
             progress=progress,
         )
     command = f"matter-harness fuzz --target {target} --cases {cases} --seed {seed} --shard {shard}"
-    record = record_campaigns(ledger, [result], seed, command, started, started_at)
+    record = record_campaigns(ledger, [result], seed, command, started)
     click.echo(result.summary())
     for failure in result.failures:
         click.echo(

@@ -43,7 +43,7 @@ from harness.wit import COMMISSIONEE, COMMISSIONEE_EXPORT, COMMISSIONER, COMMISS
 HANG_SECONDS = 1.0
 #: The outcomes that fail a campaign (with ``divergence``, found by comparing targets).
 FAILING = frozenset({"trap", "untyped", "hang", "divergence"})
-TARGETS = ("native", "component", "composed")
+FUZZ_TARGETS = ("native", "component", "composed")
 
 
 @dataclass(frozen=True)

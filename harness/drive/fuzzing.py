@@ -39,7 +39,7 @@ from harness.drive.fuzz_cases import (
 )
 from harness.drive.fuzz_targets import (
     FAILING,
-    TARGETS,
+    FUZZ_TARGETS,
     ComponentTarget,
     ComposedTarget,
     FuzzTarget,
@@ -156,8 +156,8 @@ def make_target(
     limits: Limits | None = None,
 ) -> FuzzTarget:
     """The target named ``target`` (a component or graph needs ``runtime`` and it)."""
-    if target not in TARGETS:
-        raise FuzzError(f"unknown target {target!r}; one of {', '.join(TARGETS)}")
+    if target not in FUZZ_TARGETS:
+        raise FuzzError(f"unknown target {target!r}; one of {', '.join(FUZZ_TARGETS)}")
     if target == "native":
         return NativeTarget(capture)
     if runtime is None or component is None:

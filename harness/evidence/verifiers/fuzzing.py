@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.drive.fuzz_cases import capture_handshake
-from harness.drive.fuzzing import (
+from harness.drive import (
     REGRESSIONS_DIR,
     CampaignResult,
+    capture_handshake,
     make_target,
     pick_engine,
     run_atheris,
