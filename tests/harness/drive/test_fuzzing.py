@@ -179,7 +179,7 @@ def test_a_native_core_that_disagrees_is_a_divergence(
     subject = make_target("component", capture, shared_runtime, core_component)
     reference = make_target("native", capture)
     monkeypatch.setattr(pase_messages.Pake3, "decode", classmethod(refuse))
-    result = run_campaign(subject, 60, 9, regressions=tmp_path, reference=reference)
+    result = run_campaign(subject, 240, 9, regressions=tmp_path, reference=reference)
     assert result.divergences > 0 and not result.ok
     assert list((tmp_path / "component").glob("*.bin"))
 
