@@ -66,3 +66,16 @@ bench-peer repeat="10":
 # the CI gate: evidence per claim, Markdown report
 gate:
     matter-harness gate --report evidence/report.md
+
+# fuzz campaigns, claim E2 (large budget; numbers printed): coverage-guided native core
+# (atheris), then the core component and the composed graph, differential against native
+fuzz seed="7":
+    matter-harness fuzz --target native --cases 100000 --seed {{seed}}
+    matter-harness fuzz --target component --cases 10000 --seed {{seed}}
+    matter-harness fuzz --target composed --cases 1000 --seed {{seed}}
+
+# a quick fuzz round on every target
+fuzz-quick seed="7":
+    matter-harness fuzz --target native --cases 2000 --seed {{seed}}
+    matter-harness fuzz --target component --cases 200 --seed {{seed}}
+    matter-harness fuzz --target composed --cases 60 --seed {{seed}}

@@ -12,6 +12,16 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
+    "CampaignResult": "fuzzing",
+    "FuzzError": "fuzz_cases",
+    "FUZZ_TARGETS": "fuzz_targets",
+    "REGRESSIONS_DIR": "fuzzing",
+    "capture_handshake": "fuzz_cases",
+    "make_target": "fuzzing",
+    "parse_shard": "fuzz_cases",
+    "pick_engine": "fuzzing",
+    "run_atheris": "fuzzing",
+    "run_campaign": "fuzzing",
     "ComponentRole": "roles",
     "config_from_options": "peer_config",
     "ConformanceCallError": "conformance",
@@ -86,6 +96,16 @@ if TYPE_CHECKING:
         drive_handshake,
         prove_secure_session,
     )
+    from harness.drive.fuzz_cases import FuzzError, capture_handshake, parse_shard
+    from harness.drive.fuzz_targets import FUZZ_TARGETS
+    from harness.drive.fuzzing import (
+        REGRESSIONS_DIR,
+        CampaignResult,
+        make_target,
+        pick_engine,
+        run_atheris,
+        run_campaign,
+    )
     from harness.drive.jco import JcoTarget, JsConformance, open_conformance, run_jco
     from harness.drive.peer import PeerResult, run_peer, summary_lines
     from harness.drive.peer_config import PeerConfig, PeerConfigError, config_from_options
@@ -105,9 +125,13 @@ __all__ = [
     "DEFAULT_PASSCODE",
     "DEFAULT_SALT",
     "DEFAULT_SEED",
+    "FUZZ_TARGETS",
+    "REGRESSIONS_DIR",
     "SPAKE2P_FIELDS",
+    "CampaignResult",
     "ComponentRole",
     "ConformanceCallError",
+    "FuzzError",
     "GraphLink",
     "HandshakeOutcome",
     "HandshakeParams",
@@ -126,6 +150,7 @@ __all__ = [
     "RunReport",
     "Seams",
     "WatchingAdversary",
+    "capture_handshake",
     "config_from_options",
     "describe_failure",
     "drive_and_prove",
@@ -133,8 +158,13 @@ __all__ = [
     "handshake_params",
     "instantiate_conformance",
     "load_vectors",
+    "make_target",
     "open_conformance",
+    "parse_shard",
+    "pick_engine",
     "prove_secure_session",
+    "run_atheris",
+    "run_campaign",
     "run_component",
     "run_composed",
     "run_conformance",

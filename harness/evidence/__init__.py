@@ -13,6 +13,7 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
+    "record_campaigns": "verifiers.fuzzing",
     "Evidence": "verifiers",
     "EvidenceLedger": "ledger",
     "GateContext": "context",
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from harness.evidence.trace_rules import trace_validate
     from harness.evidence.traceability import load_artifacts
     from harness.evidence.verifiers import REGISTRY, Evidence, Verdict, Verifier, verifier
+    from harness.evidence.verifiers.fuzzing import record_campaigns
 
 __all__ = [
     "REGISTRY",
@@ -57,6 +59,7 @@ __all__ = [
     "load_artifacts",
     "merge_ledgers",
     "read_records",
+    "record_campaigns",
     "render_ledger",
     "run_gate",
     "trace_validate",

@@ -13,6 +13,7 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``limits``    | S3     | each resource limit stops a runaway guest                    |
 | ``runtimes``  | C10    | the same transcript and vectors under V8 (jco) and wasmtime  |
 | ``reproducibility`` | E3 | a rebuilt core computes the same transcript and vectors  |
+| ``fuzzing``   | E2     | fuzz campaigns: no trap, untyped error, hang or divergence   |
 
 A check a claim needs lives here, not in the library it checks.
 """
@@ -20,6 +21,7 @@ A check a claim needs lives here, not in the library it checks.
 from __future__ import annotations
 
 from harness.evidence.verifiers import (
+    fuzzing,
     limits,
     network,
     policy,
@@ -44,6 +46,7 @@ FAMILIES = (
     policy,
     limits,
     reproducibility,
+    fuzzing,
 )
 
 __all__ = [
