@@ -38,7 +38,7 @@ import circuitmatter  # type: ignore[import-untyped]
 import pytest
 from circuitmatter import certificates
 from circuitmatter import session as cm_session
-from circuitmatter.message import Message  # type: ignore[import-untyped]
+from circuitmatter.message import ExchangeFlags, Message  # type: ignore[import-untyped]
 from circuitmatter.protocol import SecureProtocolOpcode  # type: ignore[import-untyped]
 from circuitmatter.utility import random as cm_random  # type: ignore[import-untyped]
 from loopback_net import ipv6_loopback_available
@@ -353,6 +353,21 @@ def decode(datagram: bytes) -> Any:
     return message
 
 
+def is_secured(datagram: bytes) -> bool:
+    """CircuitMatter's reading of the message header: a secure session, or not."""
+    message = Message()
+    message.decode(datagram)
+    return bool(message.secure_session)
+
+
+def is_standalone_ack(datagram: bytes) -> bool:
+    """An unsecured MRP standalone acknowledgement, as CircuitMatter parses it."""
+    return (
+        not is_secured(datagram)
+        and decode(datagram).protocol_opcode == SecureProtocolOpcode.MRP_STANDALONE_ACK
+    )
+
+
 class DropReceives:
     """Loses chosen incoming datagrams (0-based, in arrival order) before the core sees them."""
 
@@ -448,22 +463,38 @@ def check_commissioned(device: CircuitMatterDevice, result: PeerResult, lines: l
     assert (opened.protocol_id, opened.opcode) == (PROBE_PROTOCOL_ID, PROBE_OPCODE)
     assert opened.payload == PEER_PROBE
     assert opened.message_counter == result.sealed_counter
-    # The wire is the same seen from both ends: request, Pake1, Pake3, the ack of the
-    # device's StatusReport, then the sealed message; three answers back. (Distinct
-    # datagrams: on a loaded machine an MRP retransmission may repeat one.)
+    # The wire is the same seen from both ends: request, a standalone ack of the response
+    # (sent before PBKDF2), Pake1, Pake3, a standalone ack of the device's StatusReport,
+    # then the sealed message; three answers back. (Distinct datagrams: on a loaded
+    # machine an MRP retransmission may repeat one, and a duplicate is re-acknowledged.)
     ours_out, ours_in = wire(result, LOCAL_TO_PEER), wire(result, PEER_TO_LOCAL)
     assert device.socket.received == ours_out
     assert device.socket.sent[: len(ours_in)] == ours_in
     sent, answered = distinct(ours_out), distinct(ours_in)
-    assert len(sent) == 5 and len(answered) == 3
+    assert len(answered) == 3
+    assert is_secured(sent[-1]) and not any(is_secured(d) for d in sent[:-1])
+    acks = [d for d in sent[:-1] if is_standalone_ack(d)]
+    handshake = [d for d in sent[:-1] if not is_standalone_ack(d)]
+    assert [decode(d).protocol_opcode for d in handshake] == [
+        SecureProtocolOpcode.PBKDF_PARAM_REQUEST,
+        SecureProtocolOpcode.PASE_PAKE1,
+        SecureProtocolOpcode.PASE_PAKE3,
+    ]
     # Our transcript hash is over exactly the bytes CircuitMatter received and sent.
-    assert framed_transcript(sent, answered) == result.transcript_hash
+    assert framed_transcript(handshake, answered) == result.transcript_hash
     # Our commissioner took PBKDF parameters from the device: its salt is in the response.
     assert device.salt in answered[0]
     status = decode(answered[2])
     assert status.application_payload[:8] == bytes(8)  # SUCCESS, secure channel, code 0
-    ack = decode(sent[3])
-    assert ack.acknowledged_message_counter == status.message_counter
+    # The response was acknowledged before Pake1 went out, the StatusReport after Pake3;
+    # CircuitMatter took both acks (it opened the probe, and reported no error).
+    response = decode(answered[0])
+    assert sent.index(acks[0]) < sent.index(handshake[1])
+    assert decode(acks[0]).acknowledged_message_counter == response.message_counter
+    assert decode(acks[-1]).acknowledged_message_counter == status.message_counter
+    assert {decode(a).acknowledged_message_counter for a in acks} <= {
+        decode(d).message_counter for d in answered
+    }
 
 
 @needs_ipv6
@@ -506,10 +537,13 @@ def test_wrong_passcode_fails_on_both_sides(device: CircuitMatterDevice) -> None
     assert not result.ok and lines == []
     assert result.failure is not None and "confirmation" in result.failure
     assert result.status is not None and result.status.state == "FAILED"
-    # We reject the device's cB and tell it so; it never derives session keys.
-    assert device.wait_for(lambda: len(device.socket.received) >= 3)
-    report = decode(device.socket.received[2])
+    # We reject the device's cB and tell it so (after the request, the standalone ack of
+    # the response and Pake1); it never derives session keys.
+    assert device.wait_for(lambda: len(device.socket.received) >= 4)
+    assert is_standalone_ack(device.socket.received[1])
+    report = decode(device.socket.received[3])
     assert report.protocol_opcode == SecureProtocolOpcode.STATUS_REPORT
+    assert report.exchange_flags & ExchangeFlags.R  # reliable: retransmitted until acked
     status = cm_session.StatusReport()
     status.decode(report.application_payload)
     assert status.general_code == GENERAL_FAILURE
@@ -549,30 +583,56 @@ def test_a_lost_pbkdf_param_response_is_recovered(device: CircuitMatterDevice) -
 
 
 @needs_ipv6
-@pytest.mark.parametrize(("lost", "state"), [(1, "EXPECT_PAKE2"), (2, "EXPECT_STATUS_REPORT")])
-def test_circuitmatter_cannot_recover_a_later_lost_reply(
-    device: CircuitMatterDevice, lost: int, state: str
+def test_a_lost_pake2_is_recovered(device: CircuitMatterDevice) -> None:
+    # Our Pake1 carries no acknowledgement (the PBKDFParamResponse was acknowledged by a
+    # standalone ack before PBKDF2), so CircuitMatter's Exchange.receive, which drops a
+    # message acknowledging anything but its pending message, takes our retransmitted
+    # Pake1 as a reliable duplicate and resends its pending Pake2 (section 4.12.5.2.2).
+    lossy, made = lose_reply(1)
+    result, lines = commission(device, wrap=lossy)
+    (dropped,) = made[0].dropped
+    assert result.ok, result.failure
+    assert lines and lines[0].startswith("PASE-RUNS-OK")
+    assert result.status is not None and result.status.retransmissions >= 1
+    pake1 = device.socket.received[2]
+    assert decode(pake1).protocol_opcode == SecureProtocolOpcode.PASE_PAKE1
+    assert decode(pake1).acknowledged_message_counter is None
+    assert device.socket.received[2:4] == [pake1, pake1]  # retransmitted byte for byte
+    assert decode(dropped).protocol_opcode == SecureProtocolOpcode.PASE_PAKE2
+    assert device.socket.sent[1:3] == [dropped, dropped]
+    assert device.wait_for(lambda: bool(device.opened))
+    assert device.opened[0].payload == PEER_PROBE
+    assert device.errors == []
+
+
+@needs_ipv6
+def test_circuitmatter_cannot_recover_a_lost_status_report(
+    device: CircuitMatterDevice,
 ) -> None:
-    # A known CircuitMatter limitation, pinned so a fix shows up: our retransmitted Pake1
-    # (or Pake3) is byte-identical, so it still acknowledges the device's previous
-    # message; CircuitMatter's Exchange.receive drops any message whose acknowledged
-    # counter is not its pending one, so it neither acknowledges the duplicate nor resends
-    # its reply, and it has no retransmission timer of its own on the unsecured session.
-    lossy, made = lose_reply(lost)
+    # A known CircuitMatter limitation, pinned so a fix shows up: our retransmitted Pake3
+    # is byte-identical, so it still acknowledges the device's Pake2 (on its reply, as a
+    # CHIP commissioner's Pake3 does); CircuitMatter's Exchange.receive drops any message
+    # whose acknowledged counter is not its pending one (now its StatusReport), so it
+    # neither acknowledges the duplicate nor resends its StatusReport, and it has no
+    # retransmission timer of its own on the unsecured session.
+    lossy, made = lose_reply(2)
     result, lines = commission(device, wrap=lossy, timeout_s=1.5)
     (dropped,) = made[0].dropped
     assert not result.ok and lines == []
-    assert result.status is not None and result.status.state == state
+    assert result.status is not None and result.status.state == "EXPECT_STATUS_REPORT"
     ours = wire(result, LOCAL_TO_PEER)
-    assert len(ours) >= lost + 2  # at least one retransmission went out
-    assert set(ours[lost:]) == {ours[lost]}  # every retransmission is the original's bytes
+    # The request, the standalone ack of the response, Pake1, then Pake3 and its copies.
+    pake3 = ours[3]
+    assert decode(pake3).protocol_opcode == SecureProtocolOpcode.PASE_PAKE3
+    assert len(ours) >= 5  # at least one retransmission went out
+    assert set(ours[3:]) == {pake3}  # every retransmission is the original's bytes
     assert (
-        decode(ours[lost]).acknowledged_message_counter
-        == decode(device.socket.sent[lost - 1]).message_counter
+        decode(pake3).acknowledged_message_counter == decode(device.socket.sent[1]).message_counter
     )
     assert device.wait_for(lambda: len(device.socket.received) == len(ours))
+    assert decode(dropped).protocol_opcode == SecureProtocolOpcode.STATUS_REPORT
     assert device.socket.sent.count(dropped) == 1  # never resent
-    assert len(device.socket.sent) == lost + 1
+    assert len(device.socket.sent) == 3
     assert device.errors == []
 
 
