@@ -7,10 +7,12 @@ fail nor bind to the stranger, and then complete PASE with our own commissioner 
 core natively on both sides: the binding is the host's, the dropping the core's, and
 both are the same code in the component).
 
-The mutants sent *before* the commissioner exclude the few that are still a well-formed
-PBKDFParamRequest: a stranger that sends a valid request is a commissioner, and opening
-a session with it is what a device in its commissioning window must do. During the
-handshake every mutant is sent: by then the device is bound and drops them at the socket.
+The mutants exclude the few that are still a well-formed PBKDFParamRequest: a stranger
+that sends a valid request is a commissioner, and opening a session with it is what a
+device in its commissioning window must do. That holds for the flood *during* the
+handshake too: it starts as the commissioner does, so its first datagrams may reach the
+device before the commissioner's request has bound it (on a loaded machine, a valid
+request among them once bound the device to the stranger).
 """
 
 from __future__ import annotations
@@ -188,9 +190,9 @@ def test_commissionee_survives_5000_hostile_datagrams_then_completes_pase(
     handshake: list[bytes],
 ) -> None:
     rng = random.Random(SEED)
-    before = [m for m in mutants(handshake, TOTAL, rng) if not is_valid_request(m)]
-    before, during = before[: TOTAL // 2], list(mutants(handshake, TOTAL - TOTAL // 2, rng))
-    assert len(before) == TOTAL // 2  # very few mutants stay valid requests
+    hostile = [m for m in mutants(handshake, TOTAL * 6 // 5, rng) if not is_valid_request(m)]
+    before, during = hostile[: TOTAL // 2], hostile[TOTAL // 2 : TOTAL]
+    assert len(before) + len(during) == TOTAL  # about 3 % of mutants stay valid requests
 
     grab = Grab()
     thread, box = run_device(replace(DEVICE, seed=SEED + 1), grab)
