@@ -146,7 +146,15 @@ def evidence() -> None:
 
 @evidence.command("verify")
 @click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path))
-def evidence_verify(ledger: Path) -> None:
+@click.option(
+    "--require",
+    "required",
+    multiple=True,
+    metavar="CLAIM",
+    help="Also require passing evidence for CLAIM (repeatable): at least one record, and "
+    "every record of it a pass (e.g. every shard of a merged campaign).",
+)
+def evidence_verify(ledger: Path, required: tuple[str, ...]) -> None:
     """Check LEDGER's hash chain, record schema and merged records' provenance."""
     from harness.evidence import check_provenance, read_records, verify_ledger
 
@@ -154,9 +162,20 @@ def evidence_verify(ledger: Path) -> None:
     click.echo(result.describe())
     if not result.ok:
         sys.exit(EXIT_FAILED)
-    problems = check_provenance(read_records(ledger))
+    records = read_records(ledger)
+    problems = [f"provenance: {p}" for p in check_provenance(records)]
+    for claim in required:
+        verdicts = [r.verdict for r in records if r.claim.upper() == claim.upper()]
+        passed = sum(v == "pass" for v in verdicts)
+        click.echo(f"{claim}: {passed} of {len(verdicts)} record(s) pass")
+        if not verdicts or passed != len(verdicts):
+            problems.append(
+                f"{claim}: no passing evidence"
+                if not verdicts
+                else f"{claim}: {len(verdicts) - passed} record(s) do not pass"
+            )
     for problem in problems:
-        click.echo(f"provenance: {problem}")
+        click.echo(problem)
     sys.exit(EXIT_FAILED if problems else 0)
 
 

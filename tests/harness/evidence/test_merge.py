@@ -143,3 +143,19 @@ def test_cli_merge_of_a_broken_ledger_is_a_failed_check(tmp_path: Path, shards: 
     assert result.exit_code == 1, result.output
     assert "not merged" in result.output and "shard-1.jsonl" in result.output
     assert not out.exists()
+
+
+def test_cli_verify_requires_passing_evidence_per_claim(tmp_path: Path, shards: list[Path]) -> None:
+    out = tmp_path / "merged.jsonl"
+    merge_ledgers(shards, out)
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["evidence", "verify", str(out), "--require", "E1"])
+    assert ok.exit_code == 0 and "E1: 2 of 2 record(s) pass" in ok.output
+    missing = runner.invoke(cli, ["evidence", "verify", str(out), "--require", "E7"])
+    assert missing.exit_code == 1 and "E7: no passing evidence" in missing.output
+    failing = tmp_path / "failing.jsonl"
+    with EvidenceLedger(failing) as ledger:
+        ledger.append(fields(claim="E2", verdict="pass", run_id="a"))
+        ledger.append(fields(claim="E2", verdict="fail", run_id="b"))
+    bad = runner.invoke(cli, ["evidence", "verify", str(failing), "--require", "E2"])
+    assert bad.exit_code == 1 and "E2: 1 record(s) do not pass" in bad.output
