@@ -132,6 +132,11 @@ def run(
         raise click.UsageError("--native and --graph exclude each other")
     if native and runtime != "wasmtime":
         raise click.UsageError("--native runs no component, so it takes no --runtime")
+    if runtime == "jco" and faults is not None:
+        raise click.UsageError(
+            "--faults is not available with --runtime jco yet (the JS host's loopback has "
+            "no fault model); run faulted handshakes on wasmtime"
+        )
     if native:
         report = run_native(config)
     elif runtime == "jco":

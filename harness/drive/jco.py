@@ -97,6 +97,12 @@ def run_jco(
     """PASE between the two roles of ``target`` on V8; the report of the run."""
     if config.fault is not None:
         raise RunConfigError("fault injection is not available on the jco runtime")
+    if config.faults is not None:
+        # Refused, never ignored: a run that was asked for faults must not pass unfaulted.
+        raise RunConfigError(
+            "link faults (--faults) are not available on the jco runtime yet: the JS "
+            "host's loopback has no fault model; run them on wasmtime (the default runtime)"
+        )
     params = handshake_params(config)
     timings: dict[str, float] = {}
     transpiled, host = prepare(target, chain, build_dir, timings, progress)

@@ -221,3 +221,25 @@ def test_js_status_reads_the_message_layer_counters() -> None:
     status = js_status(record)
     assert status.dropped == (("exchange", 3), ("duplicate", 1))
     assert (status.retransmissions, status.acks_sent) == (2, 5)
+
+
+def test_faults_on_the_jco_runtime_are_refused_not_ignored() -> None:
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    result = CliRunner().invoke(cli, ["run", "--runtime", "jco", "--faults", "drop=0.3"])
+    assert result.exit_code == 2
+    assert "--faults is not available with --runtime jco" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_run_jco_refuses_a_faulted_config() -> None:
+    from harness.drive.config import RunConfig
+    from harness.drive.jco import run_jco
+    from harness.errors import RunConfigError
+    from harness.seams import parse_fault_plan
+
+    config = RunConfig(seed=7, faults=parse_fault_plan("drop=0.3"))
+    with pytest.raises(RunConfigError, match="not available on the jco runtime"):
+        run_jco(config, None, None, Path("build"))  # type: ignore[arg-type]
