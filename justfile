@@ -66,3 +66,8 @@ bench-peer repeat="10":
 # the CI gate: evidence per claim, Markdown report
 gate:
     matter-harness gate --report evidence/report.md
+
+# mutation testing of matter_core (claim E1): the full campaign, the score per module
+# printed and recorded in the ledger (hours on a 2-core machine; the gate runs a sample)
+mutation *args:
+    matter-harness mutation --ledger evidence/ledger.jsonl {{args}}

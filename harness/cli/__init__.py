@@ -15,10 +15,11 @@ from harness.cli import supply
 from harness.cli.app import cli
 from harness.cli.build import build
 from harness.cli.evidence import evidence
+from harness.cli.mutation import mutation
 from harness.cli.run import run
 
 #: The command modules, imported for their side effect of registering on :data:`cli`.
-COMMAND_MODULES = (build, evidence, run, supply)
+COMMAND_MODULES = (build, evidence, mutation, run, supply)
 
 
 def main() -> None:

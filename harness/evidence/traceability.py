@@ -121,6 +121,7 @@ PROJECT_VERIFIERS: frozenset[str] = frozenset(
         "off-path-robustness",
         "lossy-link",
         "functional-reproducibility",
+        "mutation-score",
     }
 )
 

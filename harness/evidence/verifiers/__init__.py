@@ -13,6 +13,7 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``limits``    | S3     | each resource limit stops a runaway guest                    |
 | ``runtimes``  | C10    | the same transcript and vectors under V8 (jco) and wasmtime  |
 | ``reproducibility`` | E3 | a rebuilt core computes the same transcript and vectors  |
+| ``mutation``  | E1     | mutmut's score per ``matter_core`` module (a seeded sample)  |
 
 A check a claim needs lives here, not in the library it checks.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from harness.evidence.verifiers import (
     limits,
+    mutation,
     network,
     policy,
     reproducibility,
@@ -31,6 +33,7 @@ from harness.evidence.verifiers import (
     vectors,
 )
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier, verifier
+from harness.evidence.verifiers.mutation import campaign_evidence
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
 #: The claim-family modules, imported for their side effect of registering verifiers.
@@ -44,6 +47,7 @@ FAMILIES = (
     policy,
     limits,
     reproducibility,
+    mutation,
 )
 
 __all__ = [
@@ -53,6 +57,7 @@ __all__ = [
     "Evidence",
     "Verdict",
     "Verifier",
+    "campaign_evidence",
     "exercise_seams",
     "start_seam_coverage",
     "verifier",
