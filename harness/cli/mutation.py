@@ -58,8 +58,8 @@ def mutation(
         load_equivalents,
         record_evidence,
         run_campaign,
+        utc_now_iso,
     )
-    from harness.evidence.ledger_schema import utc_now_iso
 
     equivalents = load_equivalents()
     started_at, started = utc_now_iso(), time.perf_counter()

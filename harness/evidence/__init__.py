@@ -35,6 +35,7 @@ EXPORTS = {
     "run_campaign": "mutation_run",
     "run_gate": "gate",
     "trace_validate": "trace_rules",
+    "utc_now_iso": "ledger_schema",
     "verifier": "verifiers",
     "verify_ledger": "ledger",
 }
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from harness.evidence.context import GateContext
     from harness.evidence.gate import GateResult, GateUsageError, record_evidence, run_gate
     from harness.evidence.ledger import EvidenceLedger, read_records, verify_ledger
+    from harness.evidence.ledger_schema import utc_now_iso
     from harness.evidence.merge import check_provenance, merge_ledgers
     from harness.evidence.mutation import Shard, format_mutation_table, load_equivalents
     from harness.evidence.mutation_run import DEFAULT_MUTATION_WORKDIR, run_campaign
@@ -83,6 +85,7 @@ __all__ = [
     "run_campaign",
     "run_gate",
     "trace_validate",
+    "utc_now_iso",
     "verifier",
     "verify_ledger",
 ]
