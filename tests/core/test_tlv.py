@@ -539,3 +539,8 @@ def test_struct_rejects_duplicates_non_context_tags_and_disorder() -> None:
         TLVStruct.decode(encode(structure(ProfileTag(TagForm.COMMON_PROFILE, 1), [])))
     with pytest.raises(DecodeError, match="expected a container"):
         _ = uint(None, 1).children
+
+
+def test_put_str_refuses_bytes_with_a_clear_message() -> None:
+    with pytest.raises(TypeError, match=r"^UTF-8 string value must be a str$"):
+        TLVWriter().put_str(None, b"bytes")  # type: ignore[arg-type]
