@@ -47,6 +47,10 @@ def campaign_evidence(
         "stale_equivalents": stale,
     }
     kind = "full campaign" if campaign.sample is None else f"sample of {campaign.sample}"
+    if campaign.modules:
+        kind += " of " + ", ".join(campaign.modules)
+    if campaign.shard.count > 1:
+        kind += f", shard {campaign.shard}"
     problems = [
         f"{m}: {'unchecked mutants' if s.unchecked else f'{100 * (s.score or 0):.1f} %'}"
         for m, s in sorted(below.items())
