@@ -204,6 +204,12 @@ def run_campaign(
     """Stage, generate, select and run the mutants; the status of each one tried."""
     say = progress or (lambda _m: None)
     shard = shard or Shard()
+    # Bad options are refused before the minute of mutant generation.
+    missing = [m for m in modules if not (COMPONENTS_DIR / "core" / PACKAGE / f"{m}.py").is_file()]
+    if missing:
+        raise MutationError(f"no module {', '.join(f'{PACKAGE}.{m}' for m in missing)}")
+    if sample is not None and sample < 1:
+        raise MutationError(f"--sample must be positive, not {sample}")
     tool = f"mutmut {mutmut_version()}"
     children = children or os.cpu_count() or 1
     started = time.perf_counter()

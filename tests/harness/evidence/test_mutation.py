@@ -302,3 +302,12 @@ def test_the_cli_refuses_a_bad_shard_without_running_anything(tmp_path: Path) ->
     )
     assert result.exit_code == 2, result.output
     assert "shard" in result.output and not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("option", [["--module", "nonesuch"], ["--sample", "0"]])
+def test_the_cli_refuses_bad_options_before_generating_mutants(
+    tmp_path: Path, option: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, ["mutation", *option, "--workdir", str(tmp_path / "w")])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "w").exists()
