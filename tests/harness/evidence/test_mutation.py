@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from harness.evidence.gate import record_evidence
+from harness.evidence.gate import GateUsageError, record_evidence
 from harness.evidence.ledger import read_records
 from harness.evidence.ledger_schema import utc_now_iso
 from harness.evidence.mutation import (
@@ -311,3 +311,12 @@ def test_the_cli_refuses_bad_options_before_generating_mutants(
     result = CliRunner().invoke(cli, ["mutation", *option, "--workdir", str(tmp_path / "w")])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "w").exists()
+
+
+def test_recording_evidence_for_an_unknown_claim_is_refused(tmp_path: Path) -> None:
+    evidence = campaign_evidence(_campaign(dict.fromkeys(MUTANTS, "killed")), [])
+    with pytest.raises(GateUsageError, match="no claim Z9"):
+        record_evidence(
+            tmp_path / "l.jsonl", "Z9", evidence, started_at=utc_now_iso(), started=0.0, command="x"
+        )
+    assert not (tmp_path / "l.jsonl").exists()
