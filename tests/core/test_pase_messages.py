@@ -446,3 +446,9 @@ def test_pake2_names_itself_when_refusing_an_unexpected_tag() -> None:
     members = [octets(0, b"x"), octets(1, bytes(65)), octets(2, bytes(32))]
     with pytest.raises(DecodeError, match=r"^Pake2: unexpected field tag 0$"):
         Pake2.decode(_payload(*members))
+
+
+def test_pake1_names_itself_when_refusing_an_unexpected_tag() -> None:
+    members = [octets(0, b"x"), octets(1, bytes(65))]
+    with pytest.raises(DecodeError, match=r"^Pake1: unexpected field tag 0$"):
+        Pake1.decode(_payload(*members))
