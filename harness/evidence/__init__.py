@@ -14,21 +14,29 @@ from harness.lazy import lazy_exports
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
     "record_campaigns": "verifiers.fuzzing",
+    "DEFAULT_MUTATION_WORKDIR": "mutation_run",
     "Evidence": "verifiers",
     "EvidenceLedger": "ledger",
     "GateContext": "context",
     "GateResult": "gate",
     "GateUsageError": "gate",
     "REGISTRY": "verifiers",
+    "Shard": "mutation",
+    "campaign_evidence": "verifiers",
     "Verdict": "verifiers",
     "Verifier": "verifiers",
     "check_provenance": "merge",
+    "format_mutation_table": "mutation",
+    "load_equivalents": "mutation",
     "load_artifacts": "traceability",
     "merge_ledgers": "merge",
     "read_records": "ledger",
+    "record_evidence": "gate",
     "render_ledger": "reports",
+    "run_campaign": "mutation_run",
     "run_gate": "gate",
     "trace_validate": "trace_rules",
+    "utc_now_iso": "ledger_schema",
     "verifier": "verifiers",
     "verify_ledger": "ledger",
 }
@@ -37,32 +45,50 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
     from harness.evidence.context import GateContext
-    from harness.evidence.gate import GateResult, GateUsageError, run_gate
+    from harness.evidence.gate import GateResult, GateUsageError, record_evidence, run_gate
     from harness.evidence.ledger import EvidenceLedger, read_records, verify_ledger
+    from harness.evidence.ledger_schema import utc_now_iso
     from harness.evidence.merge import check_provenance, merge_ledgers
+    from harness.evidence.mutation import Shard, format_mutation_table, load_equivalents
+    from harness.evidence.mutation_run import DEFAULT_MUTATION_WORKDIR, run_campaign
     from harness.evidence.reports import render_ledger
     from harness.evidence.trace_rules import trace_validate
     from harness.evidence.traceability import load_artifacts
-    from harness.evidence.verifiers import REGISTRY, Evidence, Verdict, Verifier, verifier
+    from harness.evidence.verifiers import (
+        REGISTRY,
+        Evidence,
+        Verdict,
+        Verifier,
+        campaign_evidence,
+        verifier,
+    )
     from harness.evidence.verifiers.fuzzing import record_campaigns
 
 __all__ = [
+    "DEFAULT_MUTATION_WORKDIR",
     "REGISTRY",
     "Evidence",
     "EvidenceLedger",
     "GateContext",
     "GateResult",
     "GateUsageError",
+    "Shard",
     "Verdict",
     "Verifier",
+    "campaign_evidence",
     "check_provenance",
+    "format_mutation_table",
     "load_artifacts",
+    "load_equivalents",
     "merge_ledgers",
     "read_records",
     "record_campaigns",
+    "record_evidence",
     "render_ledger",
+    "run_campaign",
     "run_gate",
     "trace_validate",
+    "utc_now_iso",
     "verifier",
     "verify_ledger",
 ]

@@ -195,8 +195,19 @@ class _Recorder:
     ) -> ClaimOutcome:
         started_at = utc_now_iso()
         started = time.perf_counter()
-        evidence = _evidence(ctx, claim, fn)
-        fields = self._fields(claim, evidence, started_at, started)
+        return self.append(ledger, claim, _evidence(ctx, claim, fn), started_at, started)
+
+    def append(
+        self,
+        ledger: EvidenceLedger,
+        claim: Claim,
+        evidence: Evidence,
+        started_at: str,
+        started: float,
+        command: str | None = None,
+    ) -> ClaimOutcome:
+        """Append ``evidence`` for ``claim`` (found since ``started``) as one record."""
+        fields = self._fields(claim, evidence, started_at, started, command)
         try:
             record = ledger.append(fields)
         except LedgerRecordError as exc:
@@ -205,7 +216,7 @@ class _Recorder:
             evidence = Evidence(
                 Verdict.ERROR, f"the verifier returned evidence the ledger refuses: {exc}"
             )
-            record = ledger.append(self._fields(claim, evidence, started_at, started))
+            record = ledger.append(self._fields(claim, evidence, started_at, started, command))
         return ClaimOutcome(
             claim.id,
             claim.verifier,
@@ -216,7 +227,12 @@ class _Recorder:
         )
 
     def _fields(
-        self, claim: Claim, evidence: Evidence, started_at: str, started: float
+        self,
+        claim: Claim,
+        evidence: Evidence,
+        started_at: str,
+        started: float,
+        command: str | None = None,
     ) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -227,7 +243,7 @@ class _Recorder:
             "message": evidence.message,
             "started_at": started_at,
             "duration_s": round(time.perf_counter() - started, 6),
-            "command": f"harness.gate:{claim.verifier}",
+            "command": command or f"harness.gate:{claim.verifier}",
             "inputs": evidence.inputs,
             "tools": self.tools,
             "git_commit": self.commit,
@@ -235,6 +251,29 @@ class _Recorder:
             "transcript_hash": evidence.transcript_hash,
             "figures": evidence.figures,
         }
+
+
+def record_evidence(
+    ledger_path: Path,
+    claim_id: str,
+    evidence: Evidence,
+    *,
+    started_at: str,
+    started: float,
+    command: str,
+    traceability_dir: Path | None = None,
+) -> ClaimOutcome:
+    """Append ``evidence`` for ``claim_id``, found outside a gate run, as a run of its own.
+
+    For campaigns too long for the gate (``matter-harness mutation``): the record is the
+    gate's, with its own run id and ``command``; ``started`` is a ``perf_counter`` value.
+    """
+    found = [c for c in traceability_claims(load_artifacts(traceability_dir)) if c.id == claim_id]
+    if not found:
+        raise GateUsageError(f"no claim {claim_id} in the traceability data")
+    recorder = _Recorder(new_run_id(), tool_versions(), git_commit())
+    with EvidenceLedger(ledger_path) as ledger:
+        return recorder.append(ledger, found[0], evidence, started_at, started, command)
 
 
 def _evidence(ctx: GateContext, claim: Claim, fn: Verifier | None) -> Evidence:

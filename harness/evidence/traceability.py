@@ -122,6 +122,7 @@ PROJECT_VERIFIERS: frozenset[str] = frozenset(
         "lossy-link",
         "functional-reproducibility",
         "fuzz-campaigns",
+        "mutation-score",
     }
 )
 

@@ -333,3 +333,24 @@ def test_matter_nonce_rejects_non_ints() -> None:
         matter_nonce(0, 1.0, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         matter_nonce(True, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((256, 0, 0), "security_flags"),
+        ((0, 1 << 32, 0), "counter"),
+        ((0, 0, 1 << 64), "source_node_id"),
+    ],
+)
+def test_matter_nonce_names_the_field_out_of_range(args: tuple[int, int, int], name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name} out of range"):
+        matter_nonce(*args)
+
+
+@pytest.mark.parametrize(("which", "name"), [(0, "nonce"), (1, "data"), (2, "aad")])
+def test_ccm_names_the_argument_that_is_not_bytes(which: int, name: str) -> None:
+    args: list[object] = [bytes(13), b"payload", b"aad"]
+    args[which] = "text"
+    with pytest.raises(TypeError, match=f"^{name} must be bytes, not str"):
+        AesCcm(bytes(16)).encrypt(args[0], args[1], args[2])  # type: ignore[arg-type]

@@ -407,3 +407,20 @@ def test_truncated_or_flipped_messages_raise_only_decode_error(
     for decoder in DECODERS:
         _only_decode_error(decoder, encoded[:cut])
         _only_decode_error(decoder, bytes(flipped))
+
+
+@pytest.mark.parametrize(
+    ("field", "name"),
+    [
+        ("opcode", "opcode"),
+        ("exchange_id", "exchange id"),
+        ("protocol_id", "protocol id"),
+        ("ack_counter", "acknowledged message counter"),
+        ("vendor_id", "protocol vendor id"),
+    ],
+)
+def test_protocol_header_names_the_field_out_of_range(field: str, name: str) -> None:
+    values = {"opcode": 1, "exchange_id": 1, "protocol_id": 0, "ack_counter": 1, "vendor_id": 1}
+    values[field] = 1 << 32
+    with pytest.raises(ValueError, match=f"^{name} {1 << 32} does not fit"):
+        ProtocolHeader(**values)

@@ -19,12 +19,13 @@ from matter_core import mrp
 from matter_core.errors import PeerStatusError
 from matter_core.message import (
     MessageHeader,
+    ProtocolHeader,
     SecureChannelOpcode,
     SessionType,
     StatusReport,
     UnsecuredMessage,
 )
-from matter_core.message_layer import DropReason
+from matter_core.message_layer import DropCounts, DropReason, SessionView, Verdict, classify
 from matter_core.pase import Commissionee, Commissioner, PaseSession, State
 from matter_core.pase_messages import PBKDFParamRequest, PBKDFParamResponse, SessionParameters
 
@@ -409,3 +410,86 @@ def test_drop_reasons_have_stable_unique_values() -> None:
     header = MessageHeader(session_id=0, message_counter=1)
     assert not header.is_secure
     assert D2C != C2D
+
+
+# --- the message layer's and MRP's pieces, one rule at a time ---
+
+#: A commissionee waiting for the PBKDFParamRequest that opens the exchange.
+WAITING = SessionView(initiator=False, exchange_id=None, local_node_id=None, peer_node_id=None)
+
+
+def _request(header: dict[str, object] | None = None, **protocol: object) -> bytes:
+    fields: dict[str, object] = {"session_id": 0, "message_counter": 5, "source_node_id": 0x1122}
+    message = MessageHeader(**(fields | (header or {})))  # type: ignore[arg-type]
+    proto = ProtocolHeader(OP.PBKDF_PARAM_REQUEST, 7, initiator=True, **protocol)  # type: ignore[arg-type]
+    return message.encode() + proto.encode() + b"payload"
+
+
+def test_a_request_to_a_waiting_commissionee_is_delivered_with_its_payload() -> None:
+    classified = classify(_request(), WAITING)
+    assert (classified.verdict, classified.reason) == (Verdict.DELIVER, None)
+    assert classified.payload == b"payload" and classified.protocol is not None
+
+
+def test_a_handled_counter_is_a_duplicate_that_keeps_its_payload() -> None:
+    classified = classify(_request(), dataclasses.replace(WAITING, handled=frozenset({5})))
+    assert (classified.verdict, classified.reason) == (Verdict.DUPLICATE, DropReason.DUPLICATE)
+    assert classified.payload == b"payload"
+
+
+def test_a_group_session_type_alone_is_a_group_drop() -> None:
+    classified = classify(_request({"session_type": SessionType.GROUP}), WAITING)
+    assert (classified.verdict, classified.reason) == (Verdict.DROP, DropReason.GROUP)
+
+
+def test_any_vendor_but_the_common_one_is_a_vendor_drop() -> None:
+    assert classify(_request(vendor_id=0), WAITING).verdict is Verdict.DELIVER
+    assert classify(_request(vendor_id=1), WAITING).reason is DropReason.VENDOR
+
+
+@pytest.mark.parametrize("cut", [1, 9, 18])
+def test_a_truncated_header_is_malformed(cut: int) -> None:
+    # 1, 9: inside the message header; 18: inside the protocol header (it starts at 16).
+    classified = classify(_request()[:cut], WAITING)
+    assert (classified.verdict, classified.reason) == (Verdict.DROP, DropReason.MALFORMED)
+
+
+def test_drop_counts_start_at_zero_and_count_per_reason() -> None:
+    counts = DropCounts()
+    assert counts.get(DropReason.VENDOR) == 0
+    counts.add(DropReason.VENDOR)
+    counts.add(DropReason.VENDOR)
+    assert counts.get(DropReason.VENDOR) == 2 and counts.get(DropReason.GROUP) == 0
+
+
+def test_absent_peer_parameters_take_the_specification_defaults() -> None:
+    assert mrp.PeerTiming.from_parameters(SessionParameters()) == mrp.PeerTiming(500, 300, 4000)
+    timing = mrp.PeerTiming.from_parameters(SessionParameters(idle_interval_ms=700))
+    assert timing == mrp.PeerTiming(700, 300, 4000)
+
+
+def test_the_active_interval_applies_strictly_within_the_active_threshold() -> None:
+    timing = mrp.PeerTiming(idle_interval_ms=500, active_interval_ms=300, active_threshold_ms=4000)
+    assert timing.base_interval(10_000, 9_000) == 300
+    assert timing.base_interval(10_000, 6_001) == 300
+    assert timing.base_interval(10_000, 6_000) == 500  # exactly the threshold: idle
+    assert timing.base_interval(10_000, None) == 500
+
+
+def test_backoff_of_a_zero_interval_is_zero() -> None:
+    assert mrp.backoff_ms(0, 0, 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((300, 0, 256), "jitter 256 is not a byte"),
+        ((-1, 0, 0), "backoff of a negative interval or send count"),
+        ((300, -1, 0), "backoff of a negative interval or send count"),
+    ],
+)
+def test_backoff_refuses_bad_arguments_with_a_clear_message(
+    args: tuple[int, int, int], message: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        mrp.backoff_ms(*args)

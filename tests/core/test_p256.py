@@ -317,3 +317,11 @@ def test_random_scalar_gives_up_on_a_broken_source() -> None:
         random_scalar(entropy)
     with pytest.raises(CryptoError, match="16 bytes"):
         random_scalar(_ListEntropy([bytes(16)]))
+
+
+def test_x_zero_decompresses_to_its_curve_points() -> None:
+    # x = 0 is a field element like any other: y^2 = b has two roots, one of each parity.
+    for prefix in (b"\x02", b"\x03"):
+        point = Point.from_bytes(prefix + bytes(32), allow_compressed=True)
+        assert point.x == 0 and point.y % 2 == prefix[0] - 2
+        assert point.y * point.y % FIELD_PRIME == p256.B

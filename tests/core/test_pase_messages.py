@@ -440,3 +440,15 @@ def test_request_defaults_are_passcode_id_0_and_no_parameters() -> None:
     assert request.encode() == bytes.fromhex("15 3001 20" + "00" * 32 + "240201 240300 2804 18")
     response = PBKDFParamResponse(bytes(32), bytes(32), 1)
     assert (response.pbkdf_parameters, response.session_parameters) == (None, None)
+
+
+def test_pake2_names_itself_when_refusing_an_unexpected_tag() -> None:
+    members = [octets(0, b"x"), octets(1, bytes(65)), octets(2, bytes(32))]
+    with pytest.raises(DecodeError, match=r"^Pake2: unexpected field tag 0$"):
+        Pake2.decode(_payload(*members))
+
+
+def test_pake1_names_itself_when_refusing_an_unexpected_tag() -> None:
+    members = [octets(0, b"x"), octets(1, bytes(65))]
+    with pytest.raises(DecodeError, match=r"^Pake1: unexpected field tag 0$"):
+        Pake1.decode(_payload(*members))

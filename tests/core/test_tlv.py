@@ -318,7 +318,7 @@ def _nested(depth: int) -> bytes:
         (bytes.fromhex("1535011818"[:-2]), "unterminated"),
         (bytes.fromhex("18"), "end-of-container outside"),
         (bytes.fromhex("153818"), "must not carry a tag"),
-        (bytes.fromhex("2401 00"), "context tag is not allowed at top level"),
+        (bytes.fromhex("2401 00"), "^a context tag is not allowed at top level$"),
         (bytes.fromhex("150418"), "structure members must be tagged"),
         (bytes.fromhex("1624010018"), "array members must be anonymous"),
         (_nested(MAX_NESTING_DEPTH + 1), "nested deeper"),
@@ -539,3 +539,8 @@ def test_struct_rejects_duplicates_non_context_tags_and_disorder() -> None:
         TLVStruct.decode(encode(structure(ProfileTag(TagForm.COMMON_PROFILE, 1), [])))
     with pytest.raises(DecodeError, match="expected a container"):
         _ = uint(None, 1).children
+
+
+def test_put_str_refuses_bytes_with_a_clear_message() -> None:
+    with pytest.raises(TypeError, match=r"^UTF-8 string value must be a str$"):
+        TLVWriter().put_str(None, b"bytes")  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ Importing this package registers every verifier in :data:`REGISTRY`:
 | ``runtimes``  | C10    | the same transcript and vectors under V8 (jco) and wasmtime  |
 | ``reproducibility`` | E3 | a rebuilt core computes the same transcript and vectors  |
 | ``fuzzing``   | E2     | fuzz campaigns: no trap, untyped error, hang or divergence   |
+| ``mutation``  | E1     | mutmut's score per ``matter_core`` module (a seeded sample)  |
 
 A check a claim needs lives here, not in the library it checks.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 from harness.evidence.verifiers import (
     fuzzing,
     limits,
+    mutation,
     network,
     policy,
     reproducibility,
@@ -33,6 +35,7 @@ from harness.evidence.verifiers import (
     vectors,
 )
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier, verifier
+from harness.evidence.verifiers.mutation import campaign_evidence
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
 #: The claim-family modules, imported for their side effect of registering verifiers.
@@ -47,6 +50,7 @@ FAMILIES = (
     limits,
     reproducibility,
     fuzzing,
+    mutation,
 )
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "Evidence",
     "Verdict",
     "Verifier",
+    "campaign_evidence",
     "exercise_seams",
     "start_seam_coverage",
     "verifier",

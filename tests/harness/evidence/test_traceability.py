@@ -32,6 +32,7 @@ LATER_CLAIMS = {
     "C10": "cross-runtime-determinism",
     "E3": "functional-reproducibility",
     "E2": "fuzz-campaigns",
+    "E1": "mutation-score",
 }
 #: The ten verifier names of the full claim model (C1-C7, S1-S3).
 TEN_VERIFIERS = traceability.PROJECT_VERIFIERS - set(LATER_CLAIMS.values())
