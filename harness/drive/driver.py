@@ -157,6 +157,7 @@ def drive_handshake(
     settle = 0
     last_activity: tuple[int, ...] = ()
     timed_out = False
+    watcher = adversary if isinstance(adversary, WatchingAdversary) else None
     while True:
         rounds += 1
         if adversary is not None and link is not None:
@@ -165,8 +166,8 @@ def drive_handshake(
         status_r = commissionee.poll()
         if on_round is not None:
             on_round(rounds, status_i, status_r)
-        if isinstance(adversary, WatchingAdversary):
-            adversary.observe(rounds, status_i, status_r)
+        if watcher is not None:
+            watcher.observe(rounds, status_i, status_r)
         if status_i.established and status_r.established:
             break
         if status_i.failure is not None or status_r.failure is not None:

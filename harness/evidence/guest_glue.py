@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -316,15 +316,8 @@ class _GlueConformance:
         return bytes(ws), bytes(verifier)
 
     def spake2p_exchange(self, inputs: Any) -> dict[str, bytes]:
-        record = _generated("wit_world.exports.conformance").Spake2pInput(
-            context=inputs.context,
-            id_prover=inputs.id_prover,
-            id_verifier=inputs.id_verifier,
-            w0=inputs.w0,
-            w1=inputs.w1,
-            x=inputs.x,
-            y=inputs.y,
-        )
+        # The harness's input dataclass has the WIT record's field names.
+        record = _generated("wit_world.exports.conformance").Spake2pInput(**asdict(inputs))
         value = self._call("spake2p_exchange", record)
         return {key: bytes(getattr(value, key)) for _, key in SPAKE2P_FIELDS}
 

@@ -73,7 +73,11 @@ class StrayAdversary:
     def __init__(self, seed: int, reference: list[Delivered], burst: int = BURST) -> None:
         self.generator = StrayGenerator(seed, reference)
         self.burst = burst
-        self._reference = reference
+        # What each role may be sent as a replay once it left its first state.
+        self._replayable = {
+            role: [d for d in reference if d.to == role and _opcode(d.data) == first]
+            for role, first in FIRST_OPCODE.items()
+        }
         self.state = {COMMISSIONER: STATES[COMMISSIONER][0], COMMISSIONEE: STATES[COMMISSIONEE][0]}
         self.per_step: dict[str, dict[str, int]] = {role: {} for role in STATES}
         self.injected = 0
@@ -94,10 +98,7 @@ class StrayAdversary:
         self.state[COMMISSIONEE] = commissionee.state
 
     def _handled(self, role: str, state: str) -> list[Delivered]:
-        if STATES[role].index(state) == 0:
-            return []
-        first = FIRST_OPCODE[role]
-        return [d for d in self._reference if d.to == role and _opcode(d.data) == first]
+        return [] if STATES[role].index(state) == 0 else self._replayable[role]
 
 
 def _opcode(data: bytes) -> int | None:
