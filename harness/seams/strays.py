@@ -18,13 +18,12 @@ is deliberately never produced: that is the peer speaking, and such a message ma
 the handshake (a real attacker able to guess the exchange id and counter is on-path).
 
 The generator is deterministic: an HMAC-DRBG stream (:class:`~harness.seams.entropy.
-HmacDrbg`) from the run's seed with its own personalization, separate from the run's
+SeededEntropy`) from the run's seed with its own personalization, separate from the run's
 entropy stream, so injecting strays changes nothing the cores draw.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -39,11 +38,11 @@ from matter_core.message import (
     UnsecuredMessage,
 )
 
-from harness.seams.entropy import HmacDrbg
+from harness.seams.entropy import SeededEntropy
 from harness.wit import COMMISSIONEE, COMMISSIONER
 
 #: The personalization of the strays' DRBG stream (see the module docstring).
-STRAY_STREAM = b"strays"
+STRAY_STREAM = "strays"
 
 #: The kinds of stray, in the order the generator cycles through them.
 KINDS = (
@@ -84,15 +83,14 @@ class _Stream:
     """Integers and bytes from the strays' DRBG."""
 
     def __init__(self, seed: int) -> None:
-        material = hashlib.sha256(f"matter-harness seed:{seed}".encode()).digest()
-        self._drbg = HmacDrbg(material, STRAY_STREAM)
+        self._source = SeededEntropy(seed, STRAY_STREAM)
 
     def bytes(self, n: int) -> bytes:
-        return self._drbg.generate(n) if n else b""
+        return self._source.random_bytes(n) if n else b""
 
     def below(self, bound: int) -> int:
         """A uniform-enough integer in [0, bound) (bound <= 2**32)."""
-        return int.from_bytes(self._drbg.generate(4), "little") % bound
+        return int.from_bytes(self._source.random_bytes(4), "little") % bound
 
 
 class StrayGenerator:
