@@ -81,9 +81,10 @@ def fuzz(
         run_atheris,
         run_campaign,
     )
-    from harness.evidence import GateContext, record_campaigns
+    from harness.evidence import GateContext, fuzz_evidence, record_evidence, utc_now_iso
 
     started = time.perf_counter()
+    started_at = utc_now_iso()
     if target not in FUZZ_TARGETS:
         raise FuzzError(f"unknown target {target!r}; one of {', '.join(FUZZ_TARGETS)}")
     shard_of = parse_shard(shard)
@@ -110,7 +111,14 @@ def fuzz(
             progress=progress,
         )
     command = f"matter-harness fuzz --target {target} --cases {cases} --seed {seed} --shard {shard}"
-    record = record_campaigns(ledger, [result], seed, command, started)
+    record = record_evidence(
+        ledger,
+        "E2",
+        fuzz_evidence([result], seed),
+        started_at=started_at,
+        started=started,
+        command=command,
+    )
     click.echo(result.summary())
     for failure in result.failures:
         click.echo(
@@ -119,6 +127,6 @@ def fuzz(
         )
     for path in result.saved:
         click.echo(f"  saved {path}")
-    click.echo(f"E2 {record.verdict}: record {record.hash[:12]} appended to {ledger}")
+    click.echo(f"E2 {record.verdict}: record {record.record_hash[:12]} appended to {ledger}")
     if not result.ok:
         sys.exit(EXIT_FAILED)

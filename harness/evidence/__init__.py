@@ -13,7 +13,6 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
-    "record_campaigns": "verifiers.fuzzing",
     "DEFAULT_MUTATION_WORKDIR": "mutation_run",
     "Evidence": "verifiers",
     "EvidenceLedger": "ledger",
@@ -23,6 +22,7 @@ EXPORTS = {
     "REGISTRY": "verifiers",
     "Shard": "mutation",
     "campaign_evidence": "verifiers",
+    "fuzz_evidence": "verifiers",
     "Verdict": "verifiers",
     "Verifier": "verifiers",
     "check_provenance": "merge",
@@ -60,9 +60,9 @@ if TYPE_CHECKING:
         Verdict,
         Verifier,
         campaign_evidence,
+        fuzz_evidence,
         verifier,
     )
-    from harness.evidence.verifiers.fuzzing import record_campaigns
 
 __all__ = [
     "DEFAULT_MUTATION_WORKDIR",
@@ -78,11 +78,11 @@ __all__ = [
     "campaign_evidence",
     "check_provenance",
     "format_mutation_table",
+    "fuzz_evidence",
     "load_artifacts",
     "load_equivalents",
     "merge_ledgers",
     "read_records",
-    "record_campaigns",
     "record_evidence",
     "render_ledger",
     "run_campaign",

@@ -35,6 +35,7 @@ from harness.evidence.verifiers import (
     vectors,
 )
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier, verifier
+from harness.evidence.verifiers.fuzzing import fuzz_evidence
 from harness.evidence.verifiers.mutation import campaign_evidence
 from harness.evidence.verifiers.seams import SEAM_MODULES, exercise_seams, start_seam_coverage
 
@@ -62,6 +63,7 @@ __all__ = [
     "Verifier",
     "campaign_evidence",
     "exercise_seams",
+    "fuzz_evidence",
     "start_seam_coverage",
     "verifier",
 ]

@@ -2,12 +2,11 @@
 
 The gate runs a small fixed budget on each target (:data:`GATE_BUDGET`, overridable by the
 claim's parameters); ``matter-harness fuzz`` runs any budget, one shard at a time, and
-writes the same evidence to its own ledger record (:func:`record_campaigns`).
+writes the same evidence to its own ledger record (through the gate's recorder).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from harness.drive import (
     run_campaign,
 )
 from harness.evidence.context import GateContext
-from harness.evidence.ledger import EvidenceLedger, Record
-from harness.evidence.ledger_schema import new_run_id, utc_now_iso
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 
 CLAIM = "E2"
@@ -32,7 +29,7 @@ VERIFIER = "fuzz-campaigns"
 GATE_BUDGET: dict[str, int] = {"native": 1500, "component": 150, "composed": 60}
 
 
-def campaign_evidence(results: Sequence[CampaignResult], seed: int) -> Evidence:
+def fuzz_evidence(results: Sequence[CampaignResult], seed: int) -> Evidence:
     """The E2 evidence of ``results``: fails on any failing case or an empty campaign."""
     figures: dict[str, Any] = {"targets": {r.target: r.figures() for r in results}}
     failed = [r for r in results if not r.ok]
@@ -79,7 +76,7 @@ def verify_fuzzing(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
                 subject, budget[target], seed, regressions=regressions, reference=reference
             )
         )
-    evidence = campaign_evidence(results, seed)
+    evidence = fuzz_evidence(results, seed)
     names = [_source(t) for t in ("component", "composed") if budget[t]]
     evidence.inputs = ctx.inputs(*names) if names else {}
     return evidence
@@ -87,30 +84,3 @@ def verify_fuzzing(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
 
 def _source(target: str) -> str:
     return "core" if target == "component" else "composed"
-
-
-def record_campaigns(
-    ledger_path: Path,
-    results: Sequence[CampaignResult],
-    seed: int,
-    command: str,
-    started: float,
-    started_at: str | None = None,
-) -> Record:
-    """Append one E2 record for ``results`` (one shard's campaign) to ``ledger_path``."""
-    evidence = campaign_evidence(results, seed)
-    fields = {
-        "run_id": new_run_id(),
-        "claim": CLAIM,
-        "verifier": VERIFIER,
-        "verdict": evidence.verdict.value,
-        "message": evidence.message,
-        "started_at": started_at or utc_now_iso(),
-        "duration_s": round(time.perf_counter() - started, 6),
-        "command": command,
-        "seed": seed,
-        "figures": evidence.figures,
-    }
-    ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    with EvidenceLedger(ledger_path) as ledger:
-        return ledger.append(fields)

@@ -27,7 +27,7 @@ from harness.drive.fuzzing import (
 )
 from harness.drive.roles import Failure, RoleError, RoleStatus
 from harness.evidence.ledger import read_records
-from harness.evidence.verifiers.fuzzing import campaign_evidence
+from harness.evidence.verifiers.fuzzing import fuzz_evidence
 from harness.runtime import DeadlineExceeded, GuestTrap, Runtime
 
 slow = pytest.mark.slow
@@ -138,7 +138,7 @@ def test_planted_untyped_exception_fails_the_campaign_and_is_saved(
     assert saved and len(result.saved) == len(saved)
     observed = replay_regression(saved[0], NativeTarget(capture))
     assert observed.outcome == "untyped"
-    evidence = campaign_evidence([result], 3)
+    evidence = fuzz_evidence([result], 3)
     assert evidence.verdict.value == "fail"
 
 
