@@ -74,8 +74,6 @@ def browser() -> Iterator[Any]:
     for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not path.is_file():
             unavailable(f"{path} not found (apt-get install {package})")
-    # Selenium Manager is never asked for anything: the driver and the browser are named.
-    os.environ["SE_OFFLINE"] = "true"
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -89,7 +87,11 @@ def browser() -> Iterator[Any]:
         f"--window-size={WIDTH},1000",
     ):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    # Selenium Manager is never asked for anything (offline, and both binaries are named).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")
+        service = Service(executable_path=str(CHROMEDRIVER))
+        driver = webdriver.Chrome(service=service, options=options)
     try:
         yield driver
     finally:
