@@ -15,6 +15,14 @@ interop:
     pip install -q -e '.[dev,interop]'
     MATTER_HARNESS_REQUIRE_INTEROP=1 pytest -q -m interop -rs
 
+# Debian's chromium and its driver, for the HTML report's browser test (no browser download)
+browser-deps:
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver)
+
+# the HTML report in headless Chromium at 1280 px, required; screenshot in evidence/
+browser: browser-deps
+    MATTER_HARNESS_REQUIRE_BROWSER=1 pytest -q -m browser -rs
+
 # lint, type-check and run every test
 test: lint typecheck
     pytest -q

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from harness import progress as progress_lines
 from harness.build.specs import COMPONENTS, ComponentSpec
 from harness.errors import HarnessError
 from harness.project import DEFAULT_BUILD_DIR
@@ -139,7 +140,9 @@ def build_component(
     build_dir.mkdir(parents=True, exist_ok=True)
     say(f"{spec.name}: building world '{spec.world}' with componentize-py ...")
     started = time.perf_counter()
-    data = _componentize(spec, build_dir)
+    with progress_lines.step(f"build {spec.name} (componentize-py)") as step:
+        data = _componentize(spec, build_dir)
+        step.detail = f"{len(data) / 1e6:.1f} MB"
     chain.seal_new(output, data)
     record = {
         "key": key,

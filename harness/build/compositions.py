@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import progress as progress_lines
 from harness.build.composer import ComposeResult, compose
 from harness.build.graph import Graph, load_graph
 from harness.errors import ComponentFileError, ComposedRunError
@@ -114,9 +115,10 @@ def compose_cached(
         manifest = json.loads(manifest_file.read_text())
         return ComposedArtifact(output, key, True, 0.0, manifest, verified)
     started = time.perf_counter()
-    result: ComposeResult = compose(
-        graph, engine=runtime.engine, cache_dir=build_dir / "cache" / "types", validate=False
-    )
+    with progress_lines.step(f"compose {graph_path}"):
+        result: ComposeResult = compose(
+            graph, engine=runtime.engine, cache_dir=build_dir / "cache" / "types", validate=False
+        )
     seconds = time.perf_counter() - started
     # The composer read the node files again: the check below proves it read the
     # verified bytes, before anything is signed.
@@ -142,11 +144,14 @@ def compose_to_file(
     supply_chain: SupplyChain,
     validate: bool = True,
     progress: Callable[[str], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[ComposeResult, bytes, float]:
     """``matter-harness compose``: verify the nodes, compose, sign, validate, write.
 
     Returns the composition, the signed bytes written to ``output`` and the seconds
-    composing took. Nothing is written when a check or the validation fails.
+    composing took (validation not included: ``timings``, if given, receives the seconds
+    of ``compose`` and of ``validate``). Nothing is written when a check or the
+    validation fails.
     """
     graph = load_graph(graph_path)
     for node in graph.nodes:
@@ -158,16 +163,23 @@ def compose_to_file(
             )
     nodes = verify_nodes(graph, supply_chain)
     started = time.perf_counter()
-    result = compose(
-        graph, engine=runtime.engine, cache_dir=build_dir / "cache" / "types", validate=False
-    )
+    with progress_lines.step(f"compose {graph_path}"):
+        result = compose(
+            graph, engine=runtime.engine, cache_dir=build_dir / "cache" / "types", validate=False
+        )
     seconds = time.perf_counter() - started
+    if timings is not None:
+        timings["compose"] = seconds
     supply_chain.check_composition(result.component, nodes, name=output)
     signed = supply_chain.sign_product(result.component)
     if validate:
-        if progress is not None:
-            progress("validating the composed component with wasmtime ...")
-        runtime.load_bytes(signed, name=str(output))
+        # Validation is a full wasmtime compile of the result: timed on its own, so the
+        # composition's time is never reported for it.
+        with progress_lines.step(f"validate {output} (wasmtime compile)"):
+            started = time.perf_counter()
+            runtime.load_bytes(signed, name=str(output))
+            if timings is not None:
+                timings["validate"] = time.perf_counter() - started
     atomic_write(output, signed, mode=0o644)
     return result, signed, seconds
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import progress as progress_lines
 from harness.errors import HarnessError
 from harness.project import PROJECT_ROOT, atomic_write
 
@@ -228,7 +229,8 @@ def ensure_npm_deps(jshost: Path = JSHOST_DIR, progress: Progress | None = None)
     if progress is not None:
         progress(f"installing the JS host's npm dependencies (npm ci in {jshost}, jco {pinned})")
     try:
-        done = _run([npm, "ci", "--no-audit", "--no-fund"], cwd=jshost)
+        with progress_lines.step(f"npm ci in {jshost}"):
+            done = _run([npm, "ci", "--no-audit", "--no-fund"], cwd=jshost)
     except (OSError, subprocess.SubprocessError) as exc:
         raise NpmInstallError(f"npm ci in {jshost} failed: {exc}") from exc
     if done.returncode != 0:
@@ -283,11 +285,12 @@ def transpile_cached(
     directory = cache_root / f"{digest}-jco{version}"
     if _manifest_holds(directory, digest, version):
         return Transpiled(directory / f"{ENTRY_NAME}.js", directory, digest, version, True, 0.0)
-    if progress is not None:
-        progress(f"transpiling {label} with jco {version} (once per component digest)")
     started = time.perf_counter()
     cache_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_root, prefix=".transpile-") as scratch:
+    with (
+        progress_lines.step(f"transpile {label} (jco {version})"),
+        tempfile.TemporaryDirectory(dir=cache_root, prefix=".transpile-") as scratch,
+    ):
         work = Path(scratch)
         source = work / "input.wasm"
         source.write_bytes(data)

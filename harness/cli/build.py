@@ -103,8 +103,9 @@ def compose(
     chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
     announce(chain)
     runtime = Runtime(build_dir / "cache")
+    timings: dict[str, float] = {}
     try:
-        result, signed, compose_seconds = compose_to_file(
+        result, signed, _ = compose_to_file(
             graph_file,
             output,
             runtime=runtime,
@@ -112,11 +113,15 @@ def compose(
             supply_chain=chain,
             validate=not no_validate,
             progress=progress,
+            timings=timings,
         )
     finally:
         runtime.close()
     verified_lines(chain)
-    click.echo(f"wrote {output} ({len(signed)} bytes, composed in {compose_seconds:.2f} s)")
+    took = f"composed in {timings['compose']:.2f} s"
+    if "validate" in timings:
+        took += f", validated (compiled by wasmtime) in {timings['validate']:.2f} s"
+    click.echo(f"wrote {output} ({len(signed)} bytes, {took})")
     click.echo(f"  signed with key {chain.build_signer().public_key.fingerprint}")
     click.echo("  imports: " + (", ".join(result.outer_imports) or "none"))
     click.echo("  exports: " + ", ".join(result.outer_exports))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness import progress as progress_lines
 from harness.build import componentize_py_version
 from harness.drive import DEFAULT_SEED
 from harness.errors import ExitCode, HarnessError, LedgerRecordError
@@ -142,8 +143,10 @@ def run_gate(
     try:
         with EvidenceLedger(ledger_path) as ledger:
             for claim in claims:
-                say(f"{claim.id}: {claim.verifier or '(no verifier)'} ...")
-                outcome = recorder.run(ledger, ctx, claim, verifiers.get(claim.verifier or ""))
+                label = f"{claim.id}: {claim.verifier or '(no verifier)'}"
+                with progress_lines.step(label) as step:
+                    outcome = recorder.run(ledger, ctx, claim, verifiers.get(claim.verifier or ""))
+                    step.detail = outcome.verdict
                 outcomes.append(outcome)
                 say(f"{claim.id}: {outcome.verdict.upper()} - {outcome.message}")
     finally:

@@ -37,6 +37,7 @@ from typing import Any
 import wasmtime
 import wasmtime.component as wc
 
+from harness import progress
 from harness.errors import HarnessError
 from harness.runtime.cache import CompiledCache, Warn, cache_key_path, load_or_create_key
 from harness.runtime.limits import EPOCH_TICK_MS, NO_DEADLINE_TICKS, Limits, deadline_ticks
@@ -149,22 +150,27 @@ class Runtime:
         """Compile ``data``, or take its compiled form from the cache when the cached
         artifact authenticates as the compilation of exactly these bytes."""
         digest = hashlib.sha256(data).hexdigest()
-        if self.cache is not None:
-            artifact = self.cache.read(digest)
-            if artifact is not None:
-                try:
-                    return wc.Component.deserialize(self.engine, artifact)
-                except wasmtime.WasmtimeError:
-                    self.cache.discard(digest, "wasmtime cannot load it")
-        try:
-            component = wc.Component(self.engine, data)
-        except wasmtime.WasmtimeError as exc:
-            raise RuntimeLoadError(
-                f"{name} is not a valid component: {first_line(str(exc))}"
-            ) from exc
-        if self.cache is not None:
-            self.cache.write(digest, bytes(component.serialize()))
-        return component
+        with progress.step(f"compile {name}") as step:
+            if self.cache is not None:
+                artifact = self.cache.read(digest)
+                if artifact is not None:
+                    try:
+                        component = wc.Component.deserialize(self.engine, artifact)
+                    except wasmtime.WasmtimeError:
+                        self.cache.discard(digest, "wasmtime cannot load it")
+                    else:
+                        step.detail = "compiled-artifact cache hit"
+                        return component
+            step.detail = f"cold compile of {len(data) / 1e6:.1f} MB"
+            try:
+                component = wc.Component(self.engine, data)
+            except wasmtime.WasmtimeError as exc:
+                raise RuntimeLoadError(
+                    f"{name} is not a valid component: {first_line(str(exc))}"
+                ) from exc
+            if self.cache is not None:
+                self.cache.write(digest, bytes(component.serialize()))
+            return component
 
     # -- stores -------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "wit": 0,
     "wasm_binary": 0,
     "lazy": 0,
+    "progress": 0,
     "runtime": 1,
     "seams": 1,
     "supply": 2,

@@ -6,6 +6,11 @@ the claim table, what is owed, verdict changes, the traceability chain
 SVG sequence diagram of the datagrams crossing the seam, seam crossing counts, timings,
 and the environment (tools, git commit, input artifact hashes).
 
+Made to be read in a browser window from 1280 px wide down: every table fits its column
+(long words and digests wrap) inside a box that scrolls on its own if it ever cannot,
+nothing is cut, and long text folds into ``<details>`` that open on a click. A test
+drives Chromium to check it (tests/harness/evidence/test_report_browser.py).
+
 All text passes through :func:`esc` (HTML-escaped, XML-safe), and the document is also
 well-formed XML, so it can be checked with an XML parser.
 """
@@ -13,15 +18,15 @@ well-formed XML, so it can be checked with an XML parser.
 from __future__ import annotations
 
 import html as _html
+import re
 from typing import Any
 
 from harness.evidence.ledger import Record
 from harness.evidence.ledger_schema import DIRECTIONS
+from harness.evidence.reports.figures import KeyFigure, format_value, humanize
 from harness.evidence.reports.model import (
-    MISSING,
     EvidenceReport,
-    format_value,
-    one_line,
+    verdict_label,
     xml_safe,
 )
 
@@ -31,29 +36,41 @@ MAX_DIAGRAM_MESSAGES = 200
 COLOURS = {"forward": "#2f5fa8", "back": "#2d7a3e"}
 """Arrow colours: commissioner -> commissionee, and the way back."""
 
-LABELS = {"pass": "pass", "fail": "fail", "error": "error", "skip": "skip", MISSING: "no evidence"}
+WHY_FOLD = 200
+"""A reason or message longer than this many characters folds into ``<details>``."""
 
 CSS = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
-       color: #1d2330; padding: 0 1em; }
+*, *::before, *::after { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1180px;
+       color: #1d2330; padding: 0 1em; overflow-wrap: anywhere; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em;
        border-bottom: 1px solid #d8dde6; padding-bottom: .2em; }
-table { border-collapse: collapse; width: 100%; margin: .5em 0; }
+.table-box { max-width: 100%; overflow-x: auto; margin: .5em 0; }
+table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #d8dde6; padding: .3em .5em; text-align: left;
-         vertical-align: top; }
+         vertical-align: top; overflow-wrap: anywhere; }
 th { background: #f2f4f8; }
-code, .hash { font-family: ui-monospace, monospace; font-size: .9em; }
+td.keep, th.keep { white-space: nowrap; overflow-wrap: normal; }
+td.keep .hash { word-break: normal; }
+code, .hash { font-family: ui-monospace, monospace; font-size: .9em;
+              overflow-wrap: anywhere; word-break: break-all; }
 .small { color: #5a6372; font-size: .9em; }
+details > summary { cursor: pointer; color: #2f5fa8; }
+details[open] > summary { margin-bottom: .2em; }
+table.facts { width: auto; max-width: 100%; margin-top: .3em; font-size: .92em; }
+table.facts th { font-weight: 500; background: #f7f8fb; }
 .badge { display: inline-block; padding: .05em .5em; border-radius: .8em;
-         font-weight: 600; font-size: .85em; white-space: nowrap; }
+         font-weight: 600; font-size: .85em; background: #e8ebf0; color: #444c58;
+         max-width: 100%; }
 .v-pass { background: #d7f5dd; color: #135e24; }
 .v-fail { background: #fde0e0; color: #8a1414; }
 .v-error { background: #fbe3c7; color: #7a3b00; }
 .v-skip, .v-missing { background: #e8ebf0; color: #444c58; }
+.v-not-applicable { background: #e3ecfa; color: #24477a; }
 .banner { background: #8a1414; color: #fff; padding: .8em 1em; border-radius: .3em;
           font-weight: 600; }
 .gate-pass { color: #135e24; } .gate-fail { color: #8a1414; }
-.bar { background: #4a78c2; height: .8em; display: inline-block; }
+.bar { background: #4a78c2; height: .8em; display: inline-block; max-width: 100%; }
 svg { max-width: 100%; height: auto; border: 1px solid #d8dde6; background: #fcfdff; }
 """
 
@@ -63,15 +80,62 @@ def esc(value: Any) -> str:
     return _html.escape(xml_safe(str(value)), quote=True)
 
 
+def verdict_class(verdict: str) -> str:
+    """The CSS class of a verdict's badge (any verdict string gives a valid class)."""
+    return "v-" + (re.sub(r"[^a-z0-9-]+", "-", verdict.lower()).strip("-") or "unknown")
+
+
 def badge(verdict: str) -> str:
-    """Return a coloured verdict badge."""
-    return f'<span class="badge v-{esc(verdict)}">{esc(LABELS.get(verdict, verdict))}</span>'
+    """Return a coloured verdict badge (a verdict without a colour of its own is grey)."""
+    return f'<span class="badge {verdict_class(verdict)}">{esc(verdict_label(verdict))}</span>'
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _table(
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    css: str = "",
+    row_class: str = "",
+    keep: tuple[int, ...] = (),
+) -> str:
+    """A table with a header row, in a box that scrolls sideways if it must (it fits).
+
+    The columns numbered in ``keep`` hold short values that never wrap (ids, times)."""
+    cls = ["" if i not in keep else ' class="keep"' for i in range(len(headers))]
+    head = "".join(f"<th{cls[i]}>{esc(h)}</th>" for i, h in enumerate(headers))
+    tr = f'<tr class="{row_class}">' if row_class else "<tr>"
+    body = "".join(
+        tr + "".join(f"<td{cls[i]}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows
+    )
+    table = f'<table class="{css}">' if css else "<table>"
+    return (
+        f'<div class="table-box">{table}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _facts(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in pairs)
+    return f'<table class="facts"><tbody>{rows}</tbody></table>'
+
+
+def folded(text: str, limit: int = WHY_FOLD) -> str:
+    """``text`` whole if short; else its opening words as a summary that opens, on a
+    click, onto the whole text (nothing is ever cut off for good)."""
+    if len(text) <= limit:
+        return esc(text)
+    opening = text[: limit // 2].rsplit(" ", 1)[0] or text[: limit // 2]
+    return f"<details><summary>{esc(opening)} …</summary>{esc(text)}</details>"
+
+
+def key_figure_cell(figure: KeyFigure) -> str:
+    """The key figure's sentence, and the figures it leaves out behind a click."""
+    if not figure.details:
+        return esc(figure.text) or "—"
+    return (
+        f'{esc(figure.text)}<details class="small"><summary>figures</summary>'
+        f"{_facts(figure.details)}</details>"
+    )
 
 
 def sequence_diagram(record: Record, index: int = 0) -> str:
@@ -147,22 +211,28 @@ def _claims_section(report: EvidenceReport) -> str:
             else "—"
         )
         if not report.trusted(record):
-            evidence += ' <span class="badge v-fail">untrusted</span>'
-        why = f'<div class="small">{esc(row.why)}</div>' if row.why else ""
-        title = f'{esc(row.title)}<div class="small">{esc(one_line(row.statement, 400))}</div>'
+            evidence += '<br/><span class="badge v-fail">untrusted</span>'
+        why = f'<div class="small why">{folded(row.why)}</div>' if row.why else ""
+        statement = " ".join(row.statement.split())
+        title = esc(row.title) + (
+            f'<details class="small"><summary>statement</summary>{esc(statement)}</details>'
+            if statement
+            else ""
+        )
         rows.append(
             [
                 f"<strong>{esc(row.claim_id)}</strong>",
                 title,
                 "yes" if row.gates_ci else "no",
                 badge(row.verdict) + why,
-                esc(row.key_figure),
-                f"{record.duration_s:.3f} s" if record else "—",
+                key_figure_cell(row.figure),
+                f"{record.duration_s:.2f} s" if record else "—",
                 evidence,
             ]
         )
-    headers = ["Claim", "Statement", "Gates CI", "Verdict", "Key figure", "Duration", "Evidence"]
-    return "<h2>Claims</h2>" + _table(headers, rows)
+    headers = ["Claim", "Title", "Gates CI", "Verdict", "Key figure", "Duration", "Evidence"]
+    table = _table(headers, rows, css="claims", row_class="claim", keep=(0, 2, 5, 6))
+    return "<h2>Claims</h2>" + table
 
 
 def _owed_section(report: EvidenceReport) -> str:
@@ -170,7 +240,7 @@ def _owed_section(report: EvidenceReport) -> str:
         return "<h2>Owed</h2><p>Nothing owed: every gated claim has passing evidence.</p>"
     items = "".join(
         f"<li><strong>{esc(o.claim_id)}</strong> ({'gated' if o.gates_ci else 'not gated'}): "
-        f"{badge(o.verdict)} {esc(o.reason)}</li>"
+        f"{badge(o.verdict)} {folded(o.reason, 400)}</li>"
         for o in report.owed
     )
     return f"<h2>Owed</h2><ul>{items}</ul>"
@@ -250,16 +320,39 @@ def seam_rows(record: Record) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
+SEAM_GROUPS = ("transport", "clock", "entropy")
+"""Counter name prefixes shown as a column each; any other counter goes under Other."""
+
+
+def seam_cells(counts: dict[str, Any]) -> dict[str, str]:
+    """A role's counters grouped for the seam table: ``{"Transport": "sends 4, send bytes
+    377, …", …, "Other": …}``, each counter named in words, in name order."""
+    cells: dict[str, list[str]] = {}
+    for name in sorted(counts):
+        group, _, rest = name.partition(".") if "." in name else name.partition("_")
+        key = group if group in SEAM_GROUPS and rest else "other"
+        label = humanize(rest if key != "other" else name)
+        cells.setdefault(key, []).append(f"{label} {format_value(counts[name])}")
+    return {group: ", ".join(items) for group, items in cells.items()}
+
+
 def _seams_section(report: EvidenceReport) -> str:
     counted = [(r, role, counts) for r in report.records for role, counts in seam_rows(r)]
     if not counted:
         return "<h2>Seam crossings</h2><p>No record of this run counts seam crossings.</p>"
-    names = sorted({name for _, _, counts in counted for name in counts})
+    cells = [(r, role, seam_cells(counts)) for r, role, counts in counted]
+    groups = [g for g in (*SEAM_GROUPS, "other") if any(g in c for _, _, c in cells)]
     rows = [
-        [esc(r.claim), esc(role)] + [esc(format_value(counts.get(n, "—"))) for n in names]
-        for r, role, counts in counted
+        [esc(r.claim), esc(role)] + [esc(c.get(g, "—")) for g in groups] for r, role, c in cells
     ]
-    return "<h2>Seam crossings</h2>" + _table(["Claim", "Role", *names], rows)
+    headers = ["Claim", "Role", *(g.capitalize() for g in groups)]
+    keep = (0,)
+    note = (
+        '<p class="small">Calls across each host seam, per role: datagrams sent and '
+        "received through the transport (an empty receive found no datagram waiting), "
+        "clock reads, entropy calls and bytes.</p>"
+    )
+    return "<h2>Seam crossings</h2>" + note + _table(headers, rows, keep=keep)
 
 
 def _timings_section(report: EvidenceReport) -> str:
@@ -271,20 +364,23 @@ def _timings_section(report: EvidenceReport) -> str:
         width = max(1, round(240 * record.duration_s / longest))
         phases = record.figures.get("timings_ms")
         detail = (
-            ", ".join(f"{esc(k)} {esc(format_value(v))} ms" for k, v in sorted(phases.items()))
+            ", ".join(
+                f"{esc(humanize(k))} {esc(format_value(v))} ms" for k, v in sorted(phases.items())
+            )
             if isinstance(phases, dict)
             else ""
         )
         rows.append(
             [
                 esc(record.claim),
-                f"{record.duration_s:.3f} s",
+                f"{record.duration_s:.2f} s",
                 f'<span class="bar" style="width: {width}px"></span>',
                 detail,
             ]
         )
-    total = f"<p>Total {report.total_duration_s:.3f} s over {len(report.records)} records.</p>"
-    return "<h2>Timings</h2>" + _table(["Claim", "Duration", "", "Phases"], rows) + total
+    total = f"<p>Total {report.total_duration_s:.2f} s over {len(report.records)} records.</p>"
+    headers = ["Claim", "Duration", "Against the longest", "Phases"]
+    return "<h2>Timings</h2>" + _table(headers, rows, keep=(0, 1)) + total
 
 
 def _environment_section(report: EvidenceReport) -> str:
@@ -302,7 +398,7 @@ def _environment_section(report: EvidenceReport) -> str:
         [f"<code>{esc(name)}</code>", f'<span class="hash">{esc(digest)}</span>']
         for name, digest in report.inputs.items()
     ]
-    out = "<h2>Environment</h2>" + _table(["", ""], facts)
+    out = "<h2>Environment</h2>" + _table(["Fact", "Value"], facts)
     if inputs:
         out += "<h3>Input artifacts</h3>" + _table(["Artifact", "SHA-256"], inputs)
     return out
@@ -314,10 +410,8 @@ def render(report: EvidenceReport) -> str:
     gate_class = "gate-pass" if report.gate_ok else "gate-fail"
     gate = "PASS" if report.gate_ok else "FAIL"
     summary = (
-        f'<p class="{gate_class}"><strong>Gate: {gate}</strong> — '
-        f"{report.gated_passing}/{report.gated_total} gated claims pass; "
-        + ", ".join(f"{n} {esc(LABELS[v])}" for v, n in report.counts.items() if n)
-        + "</p>"
+        f'<p class="{gate_class} summary"><strong>Gate: {gate}</strong> — '
+        f"{esc(report.summary())}</p>"
     )
     body = [
         f'<div class="banner" role="alert">⚠ {esc(banner)}</div>' if banner else "",
@@ -335,6 +429,7 @@ def render(report: EvidenceReport) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8"/>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"/>'
         f"<title>Verification evidence {esc(report.run_id or '')}</title>"
         f"<style>{CSS}</style></head><body>" + "".join(body) + "</body></html>\n"
     )

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.evidence.reports.model import MISSING, ClaimRow, EvidenceReport, xml_safe
+from harness.evidence.reports.model import (
+    MISSING,
+    NOT_APPLICABLE,
+    VERDICT_ORDER,
+    ClaimRow,
+    EvidenceReport,
+    xml_safe,
+)
+
+KNOWN = frozenset(VERDICT_ORDER)
+"""Verdicts with a JUnit meaning of their own (any other is reported as a failure)."""
 
 SUITE_NAME = "matter-verified-core-harness gate"
 
@@ -35,12 +45,17 @@ def _testcase(parent: ET.Element, row: ClaimRow, run_id: str | None) -> None:
         ET.SubElement(case, "error", {"type": "error", "message": summary}).text = detail
     elif row.verdict == "skip":
         ET.SubElement(case, "skipped", {"message": summary})
+    elif row.verdict == NOT_APPLICABLE:
+        ET.SubElement(case, "skipped", {"message": f"not applicable: {summary}"})
     elif row.verdict == MISSING:
         message = f"no evidence record for {row.claim_id} in run {run_id}"
         if row.gates_ci:
             ET.SubElement(case, "failure", {"type": "missing-evidence", "message": message})
         else:
             ET.SubElement(case, "skipped", {"message": message})
+    elif row.verdict not in KNOWN:
+        # A verdict this report does not know is not taken for a pass.
+        ET.SubElement(case, "failure", {"type": row.verdict, "message": summary}).text = detail
     if record is not None:
         ET.SubElement(case, "system-out").text = xml_safe(
             f"evidence record {record.seq} hash {record.hash}\n"
@@ -53,8 +68,9 @@ def render(report: EvidenceReport) -> str:
     """Render the report as a JUnit XML document (``testsuites`` root)."""
     counts = report.counts
     missing = [r for r in report.rows if r.verdict == MISSING]
-    failures = counts["fail"] + sum(1 for r in missing if r.gates_ci)
-    skipped = counts["skip"] + sum(1 for r in missing if not r.gates_ci)
+    unknown = sum(n for verdict, n in counts.items() if verdict not in KNOWN)
+    failures = counts["fail"] + unknown + sum(1 for r in missing if r.gates_ci)
+    skipped = counts["skip"] + counts[NOT_APPLICABLE] + sum(1 for r in missing if not r.gates_ci)
     totals = {
         "tests": str(len(report.rows)),
         "failures": str(failures),

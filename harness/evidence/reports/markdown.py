@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import html
 
-from harness.evidence.reports.model import MISSING, EvidenceReport, one_line
+from harness.evidence.reports.model import (
+    MISSING,
+    NOT_APPLICABLE,
+    EvidenceReport,
+    one_line,
+    verdict_label,
+)
 
 MARKERS: dict[str, str] = {
     "pass": "✅ pass",
     "fail": "❌ fail",
     "error": "💥 error",
     "skip": "⏭️ skip",
+    NOT_APPLICABLE: "➖ not applicable",
     MISSING: "⚪ no evidence",
 }
 
+KEY_FIGURE_LIMIT = 400
+"""Characters of a key figure in a table cell (the sentences are far shorter)."""
+
 
 def marker(verdict: str) -> str:
-    """Return the verdict with its emoji marker."""
-    return MARKERS.get(verdict, verdict)
+    """Return the verdict with its emoji marker (any other verdict in words)."""
+    return MARKERS.get(verdict) or cell(verdict_label(verdict))
 
 
 def cell(text: str, limit: int = 160) -> str:
@@ -46,7 +56,7 @@ def render(report: EvidenceReport) -> str:
         else "ledger **failed verification**"
     )
     out += [
-        f"{gate} — {report.gated_passing}/{report.gated_total} gated claims pass · {ledger}",
+        f"{gate} — {cell(report.summary(), 400)} · {ledger}",
         "",
         "| Claim | Statement | Verdict | Key figure | Evidence |",
         "|---|---|---|---|---|",
@@ -58,7 +68,7 @@ def render(report: EvidenceReport) -> str:
             evidence += " ⚠️ untrusted"
         out.append(
             f"| **{cell(name)}** | {cell(row.title)} | {marker(row.verdict)} "
-            f"| {cell(row.key_figure)} | {evidence} |"
+            f"| {cell(row.key_figure, KEY_FIGURE_LIMIT)} | {evidence} |"
         )
     out += ["", "### Owed", ""]
     if report.owed:
@@ -66,7 +76,7 @@ def render(report: EvidenceReport) -> str:
             gated = "gated" if item.gates_ci else "not gated"
             out.append(
                 f"- **{cell(item.claim_id)}** ({gated}): {marker(item.verdict)} — "
-                f"{cell(item.reason)}"
+                f"{cell(item.reason, 400)}"
             )
     else:
         out.append("Nothing owed: every gated claim has passing evidence.")

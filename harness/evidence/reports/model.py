@@ -14,8 +14,14 @@ figure is shown as-is where figures are listed):
   count), or one flat mapping of counter name to count;
 - ``timings_ms``: mapping of phase name to milliseconds.
 
-Without a ``headline`` the key figure is the number of datagrams in the trace (if any)
-and the scalar figures, two at most, else the start of the transcript hash.
+The key figure is a short sentence: a formatter for the verifier's figures if it has
+one, else the ``headline``, else the number of datagrams in the trace (if any) and the
+scalar figures as ``name: value``, two at most, else the start of the transcript hash
+(see :mod:`harness.evidence.reports.figures`).
+
+Claims are listed in id order everywhere (:func:`claim_sort_key`): C1..C10 by number,
+then E1.., then S1..; evidence for a claim the traceability data does not know comes
+last. Any verdict string is shown; :data:`VERDICT_LABELS` names the known ones.
 """
 
 from __future__ import annotations
@@ -25,7 +31,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import ReportError
 from harness.evidence.ledger import (
@@ -38,6 +43,8 @@ from harness.evidence.ledger import (
     verify_ledger,
 )
 from harness.evidence.ledger_schema import utc_now_iso
+from harness.evidence.reports.figures import KeyFigure, key_figure_of
+from harness.evidence.reports.figures import format_value as format_value
 from harness.evidence.traceability import (
     ARCHITECTURE_ELEMENT,
     REQUIREMENT,
@@ -49,7 +56,40 @@ from harness.evidence.traceability import (
 MISSING = "missing"
 """The verdict shown for a claim with no record in the run."""
 
-VERDICT_ORDER: tuple[str, ...] = ("pass", "fail", "error", "skip", MISSING)
+NOT_APPLICABLE = "not-applicable"
+"""The verdict of a claim that does not apply to the graph under test: not owed."""
+
+VERDICT_ORDER: tuple[str, ...] = ("pass", "fail", "error", "skip", NOT_APPLICABLE, MISSING)
+
+VERDICT_LABELS: dict[str, str] = {
+    "pass": "pass",
+    "fail": "fail",
+    "error": "error",
+    "skip": "skip",
+    NOT_APPLICABLE: "not applicable",
+    MISSING: "no evidence",
+}
+
+NOT_OWED: frozenset[str] = frozenset({"pass", NOT_APPLICABLE})
+"""Verdicts under which a claim owes nothing (gated or not)."""
+
+_CLAIM_ID = re.compile(r"([A-Za-z]+)(\d+)(.*)")
+
+
+def verdict_label(verdict: str) -> str:
+    """A verdict in words: the known ones by :data:`VERDICT_LABELS`, any other as it is
+    written with its dashes and underscores as spaces."""
+    return VERDICT_LABELS.get(verdict) or verdict.replace("-", " ").replace("_", " ")
+
+
+def claim_sort_key(claim_id: str) -> tuple[str, int, str]:
+    """The order claims are listed in: by letter prefix, then by number (C2 before C10),
+    so C1..C10, E1..E3, S1..S3; an id without a number sorts after those of its letters."""
+    match = _CLAIM_ID.fullmatch(claim_id)
+    if match is None:
+        return (claim_id.upper(), 1 << 30, claim_id)
+    return (match[1].upper(), int(match[2]), match[3])
+
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -65,38 +105,9 @@ def one_line(text: str, limit: int = 160) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float)  # bool is an int
-
-
-def format_value(value: Any) -> str:
-    """Format a figure value compactly (floats to 4 significant digits)."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
-
-
 def key_figure(record: Record | None) -> str:
-    """Return the one-line figure a table shows for a record (see the module docstring)."""
-    if record is None:
-        return ""
-    figures = record.figures
-    headline = figures.get("headline")
-    if isinstance(headline, str) and headline.strip():
-        return one_line(headline, 80)
-    parts = [f"{len(record.trace)} datagrams"] if record.trace else []
-    parts += [
-        f"{name}={format_value(value)}"
-        for name, value in sorted(figures.items())
-        if name != "headline" and _scalar(value)
-    ]
-    if parts:
-        return ", ".join(parts[:2])
-    if record.transcript_hash:
-        return f"transcript {record.transcript_hash[:12]}"
-    return ""
+    """Return the short sentence a table shows for a record (see the module docstring)."""
+    return key_figure_of(record).text
 
 
 @dataclass(frozen=True)
@@ -120,11 +131,17 @@ class ClaimRow:
         return key_figure(self.record)
 
     @property
+    def figure(self) -> KeyFigure:
+        """Return the key figure with the figures its sentence leaves out."""
+        return key_figure_of(self.record)
+
+    @property
     def why(self) -> str:
-        """Return the record's reason, else its message, else an empty string."""
+        """Return the record's reason, else its message, else an empty string (whole,
+        whitespace collapsed: a renderer wraps it or folds it, never cuts it)."""
         if self.record is None:
             return ""
-        return one_line(self.record.reason or self.record.message or "")
+        return " ".join((self.record.reason or self.record.message or "").split())
 
 
 @dataclass(frozen=True)
@@ -192,8 +209,23 @@ class EvidenceReport:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Return the number of claims per verdict, every verdict present."""
-        return {v: sum(1 for row in self.rows if row.verdict == v) for v in VERDICT_ORDER}
+        """Return the number of claims per verdict: every verdict of :data:`VERDICT_ORDER`,
+        then any other verdict the run recorded, in order of appearance."""
+        verdicts = dict.fromkeys([*VERDICT_ORDER, *(row.verdict for row in self.rows)])
+        return {v: sum(1 for row in self.rows if row.verdict == v) for v in verdicts}
+
+    def summary(self) -> str:
+        """The gate's outcome in one sentence, without repeating itself: the gated claims
+        passing (and what the others got), then the claims that do not gate."""
+        gated = [row.verdict for row in self.rows if row.gates_ci]
+        others = [row.verdict for row in self.rows if not row.gates_ci]
+        text = f"{self.gated_passing} of {self.gated_total} gated claims pass"
+        rest = _breakdown(v for v in gated if v != "pass")
+        if rest:
+            text += f" ({rest})"
+        if others:
+            text += f"; not gating: {_breakdown(others)}"
+        return text
 
     @property
     def gated_total(self) -> int:
@@ -256,6 +288,15 @@ class EvidenceReport:
         )
 
 
+def _breakdown(verdicts: Iterable[str]) -> str:
+    counted: dict[str, int] = {}
+    for verdict in verdicts:
+        counted[verdict] = counted.get(verdict, 0) + 1
+    order = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    ranked = sorted(counted.items(), key=lambda item: order.get(item[0], len(order)))
+    return ", ".join(f"{n} {verdict_label(v)}" for v, n in ranked)
+
+
 def _pairs(artifacts: Iterable[Artifact]) -> tuple[tuple[str, str], ...]:
     return tuple((a.id, a.title) for a in artifacts)
 
@@ -280,7 +321,7 @@ def _last_per_claim(records: Iterable[Record]) -> dict[str, Record]:
 def _owed(rows: Iterable[ClaimRow]) -> tuple[OwedItem, ...]:
     owed: list[OwedItem] = []
     for row in rows:
-        if not row.known or row.verdict == "pass":
+        if not row.known or row.verdict in NOT_OWED:
             continue
         if not row.gates_ci and row.verdict == MISSING:
             continue
@@ -346,7 +387,7 @@ def build_report(
     untrusted = frozenset(r.hash for r in run_records if r.hash not in verified_hashes)
 
     rows: list[ClaimRow] = []
-    for claim in claims(artifacts):
+    for claim in sorted(claims(artifacts), key=lambda c: claim_sort_key(c.id)):
         trace = trace_claim(artifacts, claim.id)
         record = per_claim.get(claim.id)
         rows.append(
@@ -363,7 +404,7 @@ def build_report(
             )
         )
     known_ids = {row.claim_id for row in rows}
-    for claim_id, record in per_claim.items():
+    for claim_id, record in sorted(per_claim.items(), key=lambda item: claim_sort_key(item[0])):
         if claim_id not in known_ids:
             rows.append(
                 ClaimRow(
@@ -393,7 +434,7 @@ def build_report(
         rows=tuple(rows),
         owed=_owed(rows),
         requirements=_requirement_traces(artifacts),
-        records=tuple(run_records),
+        records=tuple(sorted(run_records, key=lambda r: (claim_sort_key(r.claim), r.seq))),
         generated_at=generated_at or utc_now_iso(),
         changes=changes,
         previous_run_id=previous_run_id,
@@ -411,7 +452,12 @@ def _requirement_traces(artifacts: Sequence[Artifact]) -> tuple[RequirementTrace
             if a.type == ARCHITECTURE_ELEMENT
             and requirement.id in a.targets("satisfies") + a.targets("allocated-from")
         )
-        claim_ids = tuple(c.id for c in claims(live) if requirement.id in _verifies(live, c.id))
+        claim_ids = tuple(
+            sorted(
+                (c.id for c in claims(live) if requirement.id in _verifies(live, c.id)),
+                key=claim_sort_key,
+            )
+        )
         out.append(RequirementTrace(requirement.id, requirement.title, elements, claim_ids))
     return tuple(out)
 

@@ -278,6 +278,8 @@ def test_cli_compose_writes_the_graph_and_prints_its_imports(
         f"{TRANSPORT_FAULTS_EXPORT}\n" in result.stdout
     )
     assert f"wrote {output} ({output.stat().st_size} bytes" in result.stdout
+    # Composing and validating (a wasmtime compile) are timed apart.
+    assert re.search(r"composed in [\d.]+ s, validated \(compiled by wasmtime\) in", result.stdout)
     # Composition is deterministic: the same inputs give the cached artifact's bytes.
     assert output.read_bytes() == composed.path.read_bytes()
 

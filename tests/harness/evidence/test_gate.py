@@ -7,12 +7,14 @@ every way a claim can go wrong turns into the right exit code and evidence recor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import progress
 from harness.evidence.context import GateContext
 from harness.evidence.gate import GateUsageError, run_gate
 from harness.evidence.ledger import read_records, verify_ledger
@@ -206,3 +208,16 @@ def test_a_verifier_returning_a_malformed_record_is_an_error_not_a_crash(
     assert "transcript_hash" in result.outcomes[0].message
     records = read_records(result.ledger)
     assert records[0].verdict == "error" and verify_ledger(result.ledger).ok
+
+
+def test_each_claim_prints_a_progress_line_with_its_time_and_verdict(tmp_path: Path) -> None:
+    lines: list[str] = []
+    progress.configure(True, lines.append)
+    try:
+        gate(tmp_path, trace_dir(tmp_path, claim("A1", "passing"), claim("A2", "failing")))
+    finally:
+        progress.configure(False)
+    assert lines[0] == "A1: passing ..."
+    assert re.fullmatch(r"A1: passing: \d+\.\d+ s \(pass\)", lines[1])
+    assert lines[2] == "A2: failing ..."
+    assert re.fullmatch(r"A2: failing: \d+\.\d+ s \(fail\)", lines[3])

@@ -12,16 +12,26 @@ import pytest
 import yaml
 
 from harness.errors import LedgerReadError, ReportError
+from harness.evidence import ledger_schema
 from harness.evidence.ledger import EvidenceLedger, Record, read_records
 from harness.evidence.reports import FORMATS, SUFFIXES, render, render_ledger
-from harness.evidence.reports.html import MAX_DIAGRAM_MESSAGES, seam_rows, sequence_diagram
+from harness.evidence.reports.html import (
+    MAX_DIAGRAM_MESSAGES,
+    badge,
+    folded,
+    seam_rows,
+    sequence_diagram,
+)
 from harness.evidence.reports.markdown import cell
 from harness.evidence.reports.model import (
     MISSING,
+    NOT_APPLICABLE,
     EvidenceReport,
     build_report,
+    claim_sort_key,
     format_value,
     key_figure,
+    verdict_label,
     xml_safe,
 )
 from harness.evidence.traceability import Artifact, load_artifacts
@@ -79,7 +89,15 @@ def test_model_joins_the_latest_run_with_the_claims(report: EvidenceReport) -> N
     assert report.ledger_ok and report.ledger_banner() is None
     verdicts = {row.claim_id: row.verdict for row in report.rows}
     assert verdicts["C7"] == "error" and verdicts["C5"] == "pass"
-    assert report.counts == {"pass": 9, "fail": 0, "error": 1, "skip": 0, MISSING: 0}
+    assert report.counts == {
+        "pass": 9,
+        "fail": 0,
+        "error": 1,
+        "skip": 0,
+        NOT_APPLICABLE: 0,
+        MISSING: 0,
+    }
+    assert report.summary() == "9 of 10 gated claims pass (1 error)"
     assert [(o.claim_id, o.gates_ci) for o in report.owed] == [("C7", True)]
     assert not report.gate_ok
     assert (report.gated_passing, report.gated_total) == (9, 10)
@@ -173,8 +191,8 @@ def test_key_figure_conventions() -> None:
     records = {r.claim: r for r in read_records(GOOD)[9:]}
     assert key_figure(records["C1"]) == "imports: transport, clock, entropy"
     assert key_figure(records["C3"]) == "6 datagrams"
-    assert key_figure(records["C4"]) == "runs=3, transcripts_equal=yes"
-    assert key_figure(records["C6"]) == "branch_coverage_pct=93.4"
+    assert key_figure(records["C4"]) == "runs: 3, transcripts equal: yes"
+    assert key_figure(records["C6"]) == "branch coverage (%): 93.4"
     assert key_figure(records["S1"]) == ""
     assert key_figure(None) == ""
 
@@ -217,7 +235,7 @@ def test_markdown_has_the_claim_table_owed_and_changes(report: EvidenceReport) -
     assert "| Claim | Statement | Verdict | Key figure | Evidence |" in text
     for claim_id in CLAIM_IDS:
         assert f"| **{claim_id}** |" in text
-    assert "❌ **Gate: FAIL** — 9/10 gated claims pass" in text
+    assert "❌ **Gate: FAIL** — 9 of 10 gated claims pass (1 error) · ledger intact" in text
     assert "- **C7** (gated): 💥 error — verifier raised RuntimeError" in text
     assert "### Changed since run `run-1`" in text
     assert "| C5 | ❌ fail | ✅ pass |" in text
@@ -288,10 +306,16 @@ def test_html_sections(report: EvidenceReport) -> None:
         "Environment",
     ):
         assert f"<h2>{heading}</h2>" in text
-    assert "transport.send" in text and "3f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39" in text
-    # Per-role counters (the gate's shape) and flat counters share one table.
-    assert "<td>commissionee</td>" in text and "<td>all</td>" in text
-    assert "transport_sends" in text
+    assert "3f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39" in text
+    # Per-role counters (the gate's shape) and flat counters share one table, grouped
+    # by seam under human headers.
+    assert "<th>Transport</th><th>Clock</th><th>Entropy</th>" in text
+    assert "<td>commissionee</td><td>receives 3, sends 3</td><td>reads 7</td>" in text
+    assert "<td>all</td><td>recv 6, send 6</td><td>now 14</td><td>fill 3</td>" in text
+    assert "transport_sends" not in text and "timings_ms" not in text
+    # The environment table has a header; the summary says each count once.
+    assert "<th>Fact</th><th>Value</th>" in text
+    assert "— 9 of 10 gated claims pass (1 error)</p>" in text
     assert "build/core.wasm" in text and "50.0.1" in text
 
 
@@ -439,3 +463,112 @@ def test_records_after_the_break_are_marked_untrusted(tampered: EvidenceReport) 
     data = json.loads(render("json", tampered))
     assert [c["record_trusted"] for c in data["claims"]][2:4] == [True, False]
     assert render("html", tampered).count(">untrusted</span>") == 7
+
+
+# ------------------------------------------------------- every claim, any verdict, order
+
+EVERY_CLAIM = FIXTURES.parent / "reports" / "every-claim"
+ID_ORDER = [f"C{i}" for i in range(1, 11)] + ["E1", "E2", "E3", "S1", "S2", "S3"]
+
+
+@pytest.fixture
+def every_claim(monkeypatch: pytest.MonkeyPatch) -> EvidenceReport:
+    # The fixture holds a not-applicable record; the schema may not list that verdict yet.
+    verdicts = tuple(dict.fromkeys((*ledger_schema.VERDICTS, NOT_APPLICABLE)))
+    monkeypatch.setattr(ledger_schema, "VERDICTS", verdicts)
+    return build_report(
+        EVERY_CLAIM / "ledger.jsonl", load_artifacts(EVERY_CLAIM / "traceability"), generated_at=NOW
+    )
+
+
+def test_claim_ids_sort_by_letter_then_number() -> None:
+    shuffled = ["S2", "C10", "E1", "C2", "S1", "C1", "E3", "C9", "X", "C1b"]
+    assert sorted(shuffled, key=claim_sort_key) == [
+        "C1",
+        "C1b",
+        "C2",
+        "C9",
+        "C10",
+        "E1",
+        "E3",
+        "S1",
+        "S2",
+        "X",
+    ]
+
+
+def test_claims_are_in_id_order_in_every_part_of_every_format(
+    every_claim: EvidenceReport,
+) -> None:
+    assert every_claim.ledger_ok
+    assert [row.claim_id for row in every_claim.rows] == ID_ORDER
+    # The gate wrote C6 last; the timings, seams and diagrams list records in id order.
+    assert [r.claim for r in every_claim.records] == ID_ORDER
+    assert [o.claim_id for o in every_claim.owed] == ["C5", "E1", "E2"]
+    md = render("md", every_claim)
+    assert [
+        line.split("**")[1].split()[0] for line in md.splitlines() if line.startswith("| **")
+    ] == (ID_ORDER)
+    page = render("html", every_claim)
+    timings = page[page.index("<h2>Timings</h2>") :]
+    positions = [timings.index(f'<td class="keep">{claim}</td>') for claim in ID_ORDER]
+    assert positions == sorted(positions)
+    assert [c["id"] for c in json.loads(render("json", every_claim))["claims"]] == ID_ORDER
+
+
+def test_not_applicable_is_shown_in_words_and_owes_nothing(every_claim: EvidenceReport) -> None:
+    c9 = next(row for row in every_claim.rows if row.claim_id == "C9")
+    assert c9.verdict == NOT_APPLICABLE and c9.gates_ci
+    assert "C9" not in {o.claim_id for o in every_claim.owed}
+    assert every_claim.counts[NOT_APPLICABLE] == 1
+    assert every_claim.summary() == (
+        "12 of 15 gated claims pass (1 fail, 1 skip, 1 not applicable); not gating: 1 fail"
+    )
+    assert '<span class="badge v-not-applicable">not applicable</span>' in render(
+        "html", every_claim
+    )
+    assert "| ➖ not applicable |" in render("md", every_claim)
+
+
+def test_any_verdict_string_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_schema, "VERDICTS", (*ledger_schema.VERDICTS, "Waived_By <QA>"))
+    ledger = tmp_path / "ledger.jsonl"
+    _record(ledger, "C1", "r", verdict="Waived_By <QA>", reason="reviewed")
+    result = build_report(ledger, load_artifacts(TRACEABILITY), generated_at=NOW)
+    assert verdict_label("Waived_By <QA>") == "Waived By <QA>"
+    assert result.counts["Waived_By <QA>"] == 1
+    assert "1 waived" not in result.summary() and "Waived By <QA>" in result.summary()
+    page = render("html", result)
+    assert '<span class="badge v-waived-by-qa">Waived By &lt;QA&gt;</span>' in page
+    ET.fromstring(page.split("\n", 1)[1])
+    assert "| Waived By &lt;QA&gt; |" in render("md", result)
+    assert badge("pass") == '<span class="badge v-pass">pass</span>'
+
+
+def test_nothing_is_cut_long_text_folds(every_claim: EvidenceReport) -> None:
+    page = render("html", every_claim)
+    s1 = next(row for row in every_claim.rows if row.claim_id == "S1")
+    assert len(s1.why) > 200 and "…" not in s1.why
+    # The whole message is in the page, folded behind its opening words.
+    assert f"…</summary>{s1.why}</details>" in page.replace("&#x27;", "'")
+    assert folded("short and whole") == "short and whole"
+    long = "word " * 100
+    assert folded(long.strip()).startswith("<details><summary>word word")
+    # Key figures are whole sentences; the figures they leave out open on a click.
+    s3 = next(row for row in every_claim.rows if row.claim_id == "S3")
+    assert s3.key_figure == (
+        "6 of 6 runaways stopped by their limits; the default limits allow 96.9× a "
+        "handshake's fuel, 2.53× a handshake's memory"
+    )
+    assert "<summary>figures</summary>" in page and "<th>fuel margin</th>" in page
+
+
+def test_junit_counts_not_applicable_as_skipped(every_claim: EvidenceReport) -> None:
+    root = ET.fromstring(render("junit", every_claim))
+    cases = {c.get("name", "").split(":")[0]: c for c in root.iter("testcase")}
+    skipped = cases["C9"].find("skipped")
+    assert skipped is not None
+    assert (skipped.get("message") or "").startswith("not applicable: the graph under test")
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("failures"), suite.get("skipped")) == ("2", "2")  # C5, E1; C9, E2
