@@ -443,10 +443,10 @@ def _print_report(report: RunReport) -> None:
             if report.mode == "composed"
             else f"transport send={c.transport_sends} ({c.transport_send_bytes} B) "
             f"receive={c.transport_receives} ({c.transport_receive_bytes} B) "
-            f"empty={c.transport_empty_receives}; "
+            f"empty-polls={c.transport_empty_receives}; "
         )
         click.echo(
-            f"  seams {role}: {transport}clock reads={c.clock_reads}; "
+            f"  seam crossings {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
     for role, status in (

@@ -430,3 +430,19 @@ def test_fuzz_says_which_ledger_it_appends_to(tmp_path: Path) -> None:
     clean_exit(result, 0)
     assert f"evidence ledger: appending to {ledger}" in result.stderr
     assert ledger.is_file()
+
+
+# --------------------------------------------------------------------------- 6. glossary
+
+
+def test_the_glossary_explains_the_words_run_prints() -> None:
+    text = README.read_text()
+    glossary = text[text.index("### Glossary") :]
+    glossary = glossary[: glossary.index("\n## ")]
+    result = invoke("run", "--native", "--seed", "7")
+    clean_exit(result, 0)
+    for term in ("seam crossings", "empty-polls", "transcript", "seed", "mode", "message layer"):
+        assert term in result.stdout, term
+        assert term in glossary.lower(), term
+    for term in ("fuel", "Owed", "gated", "ledger", "claim", "seed=os", "strangers", "linger"):
+        assert term in glossary, term
