@@ -29,8 +29,8 @@ from harness.errors import HarnessError, WasmFormatError
 class ComponentInputError(HarnessError):
     """A file given as a component that cannot be used (exit code 2). ``path`` names it."""
 
-    def __init__(self, path: Path | str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, path: Path | str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.path = str(path)
 
 

@@ -21,7 +21,7 @@ from harness.cli.options import (
     trust_options,
     verified_lines,
 )
-from harness.component_file import read_component_file
+from harness.component_file import ComponentInputError, read_component_file
 
 
 @cli.command()
@@ -106,7 +106,15 @@ def compose(
     from harness.supply import SupplyChain
 
     for node in load_graph(graph_file).nodes:  # every input checked before any work
-        read_component_file(node.path)
+        try:
+            read_component_file(node.path)
+        except ComponentInputError as exc:
+            raise ComponentInputError(
+                exc.path,
+                f"node {node.name!r}: {exc.message}",
+                hint="build the components first (matter-harness build), or fix the path "
+                f"in the graph (relative to {graph_file.parent})",
+            ) from None
     chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
     announce(chain)
     runtime = Runtime(build_dir / "cache")
