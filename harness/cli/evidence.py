@@ -158,6 +158,7 @@ def evidence_verify(ledger: Path, required: tuple[str, ...]) -> None:
     """Check LEDGER's hash chain, record schema and merged records' provenance."""
     from harness.evidence import check_provenance, read_records, verify_ledger
 
+    announce_ledger(ledger, "reading")
     result = verify_ledger(ledger)
     click.echo(result.describe())
     if not result.ok:
@@ -197,6 +198,7 @@ def evidence_merge(ledgers: tuple[Path, ...], out: Path) -> None:
     """
     from harness.evidence import merge_ledgers
 
+    announce_ledger(out, "appending to")
     click.echo(merge_ledgers(list(ledgers), out).describe())
 
 

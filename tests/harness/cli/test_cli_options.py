@@ -422,6 +422,15 @@ def test_the_ledger_is_overridable_by_option_and_environment(
     clean_exit(by_option, 2)  # it does not exist: one error line, no traceback
 
 
+def test_evidence_commands_say_which_ledger_they_use(tmp_path: Path) -> None:
+    missing = tmp_path / "none.jsonl"
+    verified = invoke("evidence", "verify", missing)
+    assert f"evidence ledger: reading {missing}" in verified.stderr
+    merged = invoke("evidence", "merge", missing, "-o", tmp_path / "out.jsonl")
+    assert f"evidence ledger: appending to {tmp_path / 'out.jsonl'}" in merged.stderr
+    assert verified.exit_code != 0 and merged.exit_code != 0
+
+
 def test_fuzz_says_which_ledger_it_appends_to(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
