@@ -97,9 +97,9 @@ def compose(
 ) -> None:
     """Compose the components named by GRAPH_FILE (TOML) into one signed component.
 
-    The graph and every component file it names are checked before anything else;
-    each component is verified first; the result is signed like a build output and must
-    nest exactly the verified files.
+    The graph and every component file it names are read and checked before anything
+    else; then each component's signature is verified, and the result is signed like a
+    build output and must nest exactly the verified files.
     """
     from harness.build import compose_to_file, load_graph
     from harness.runtime import Runtime
