@@ -31,6 +31,14 @@ COMPONENTS_DIR = PROJECT_ROOT / "components"
 DEFAULT_GRAPH = COMPONENTS_DIR / "graphs" / "pase-loopback.toml"
 DEFAULT_POLICY_PATH = COMPONENTS_DIR / "policy.toml"
 TRACEABILITY_DIR = PROJECT_ROOT / "traceability"
+EVIDENCE_DIR = PROJECT_ROOT / "evidence"
+"""Where evidence lives: the gate's ledger and what commands record beside it."""
+DEFAULT_LEDGER_PATH = EVIDENCE_DIR / "ledger.jsonl"
+"""The evidence ledger commands read and append to unless told otherwise (``--ledger``,
+or the :data:`LEDGER_ENV` environment variable); tied to the project, not to the current
+directory, like the build directory and the traceability data."""
+LEDGER_ENV = "MATTER_HARNESS_LEDGER"
+"""Environment variable naming another default evidence ledger."""
 VECTORS_PATH = PROJECT_ROOT / "tests" / "vectors" / "spake2p-vectors.json"
 """The conformance vectors (with their provenance in ``tests/vectors/README.md``)."""
 
@@ -144,7 +152,10 @@ __all__ = [
     "COMPONENTS_DIR",
     "DEFAULT_BUILD_DIR",
     "DEFAULT_GRAPH",
+    "DEFAULT_LEDGER_PATH",
     "DEFAULT_POLICY_PATH",
+    "EVIDENCE_DIR",
+    "LEDGER_ENV",
     "PROJECT_ROOT",
     "TRACEABILITY_DIR",
     "VECTORS_PATH",

@@ -10,14 +10,18 @@ import click
 from harness.build import COMPONENTS
 from harness.cli.app import cli
 from harness.cli.options import (
+    ComponentPath,
+    GraphPath,
     announce,
     build_dir_option,
+    format_option,
     progress,
     settings,
     signing_key_option,
     trust_options,
     verified_lines,
 )
+from harness.component_file import ComponentInputError, read_component_file
 
 
 @cli.command()
@@ -48,14 +52,14 @@ def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[s
 
 
 @cli.command()
-@click.argument("component", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def inspect(component: Path, as_json: bool) -> None:
+@click.argument("component", type=ComponentPath())
+@format_option
+def inspect(component: Path, output_format: str) -> None:
     """Show a component's imports and exports with their types, size and digest."""
     from harness.runtime import describe_component
 
     info = describe_component(component)
-    if as_json:
+    if output_format == "json":
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"{component}: {info['size']} bytes, sha256 {info['sha256']}")
@@ -71,7 +75,7 @@ def inspect(component: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("graph_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("graph_file", type=GraphPath())
 @click.option(
     "-o",
     "--output",
@@ -93,13 +97,24 @@ def compose(
 ) -> None:
     """Compose the components named by GRAPH_FILE (TOML) into one signed component.
 
-    Each component is verified first; the result is signed like a build output and must
-    nest exactly the verified files.
+    The graph and every component file it names are read and checked before anything
+    else; then each component's signature is verified, and the result is signed like a
+    build output and must nest exactly the verified files.
     """
-    from harness.build import compose_to_file
+    from harness.build import compose_to_file, load_graph
     from harness.runtime import Runtime
     from harness.supply import SupplyChain
 
+    for node in load_graph(graph_file).nodes:  # every input checked before any work
+        try:
+            read_component_file(node.path)
+        except ComponentInputError as exc:
+            raise ComponentInputError(
+                exc.path,
+                f"node {node.name!r}: {exc.message}",
+                hint="build the components first (matter-harness build), or fix the path "
+                f"in the graph (relative to {graph_file.parent})",
+            ) from None
     chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
     announce(chain)
     runtime = Runtime(build_dir / "cache")

@@ -11,24 +11,18 @@ from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     announce,
+    announce_ledger,
     build_dir_option,
+    ledger_option,
     memory_budget_option,
     progress,
     settings,
     trust_options,
 )
 
-DEFAULT_LEDGER = Path("evidence") / "ledger.jsonl"
-
 
 @cli.command()
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_LEDGER,
-    show_default=True,
-    help="Append-only evidence ledger (JSON lines, hash-chained).",
-)
+@ledger_option("Append-only evidence ledger (JSON lines, hash-chained) the gate appends to.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the seeded runs.")
 @click.option(
     "--min",
@@ -77,10 +71,13 @@ def gate(
     Without --signing-key the gate signs what it builds with a key generated for this run
     and trusts only that key; with one, it uses that key and the trust store.
     """
-    from harness.evidence import load_artifacts, render_ledger, run_gate
+    from harness.evidence import REGISTRY, load_artifacts, load_claims, render_ledger, run_gate
+    from harness.evidence import select_claims as claims_named
     from harness.runtime import Limits
     from harness.supply import SupplyChain
 
+    claims_named(load_claims(None, REGISTRY), only)  # an unknown --claim fails before a build
+    announce_ledger(ledger, "appending to")
     chain = SupplyChain.for_gate(settings(trust_mode, trust_store, signing_key), build_dir)
     announce(chain)
     result = run_gate(
@@ -104,18 +101,15 @@ def gate(
 
 
 @cli.command()
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_LEDGER,
-    show_default=True,
-)
+@ledger_option("The evidence ledger to render a gate run of.")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["md", "html", "json", "junit", "rivet", "rivet-json"]),
     default="md",
     show_default=True,
+    help="Markdown, one self-contained HTML page, JSON, JUnit XML, or rivet results "
+    "(YAML or JSON).",
 )
 @click.option("--run-id", default=None, help="Which gate run (default: the latest).")
 @click.option(
@@ -123,13 +117,19 @@ def gate(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A previous ledger: show what changed since its latest run.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file instead of standard output.",
+)
 def report(
     ledger: Path, fmt: str, run_id: str | None, previous: Path | None, output: Path | None
 ) -> None:
     """Render the evidence of one gate run as md, html, json, junit or rivet results."""
     from harness.evidence import load_artifacts, render_ledger
 
+    announce_ledger(ledger, "reading")
     text = render_ledger(fmt, ledger, load_artifacts(None), run_id=run_id, previous_ledger=previous)
     if output is None:
         click.echo(text)
@@ -158,6 +158,7 @@ def evidence_verify(ledger: Path, required: tuple[str, ...]) -> None:
     """Check LEDGER's hash chain, record schema and merged records' provenance."""
     from harness.evidence import check_provenance, read_records, verify_ledger
 
+    announce_ledger(ledger, "reading")
     result = verify_ledger(ledger)
     click.echo(result.describe())
     if not result.ok:
@@ -197,6 +198,7 @@ def evidence_merge(ledgers: tuple[Path, ...], out: Path) -> None:
     """
     from harness.evidence import merge_ledgers
 
+    announce_ledger(out, "appending to")
     click.echo(merge_ledgers(list(ledgers), out).describe())
 
 
@@ -218,8 +220,16 @@ def trace() -> None:
     type=click.Choice(["error", "warning", "info"]),
     default="error",
     show_default=True,
+    help="Exit 1 when a finding of this severity or worse is reported.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Plain text, or one JSON object.",
+)
 def trace_validate_command(directory: Path | None, fail_on: str, fmt: str) -> None:
     """Check links, link types, coverage of requirements, verifiers, ids and statuses."""
     from harness.evidence import REGISTRY, trace_validate

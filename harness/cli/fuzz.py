@@ -9,9 +9,8 @@ from pathlib import Path
 import click
 
 from harness.cli.app import cli
-from harness.cli.evidence import DEFAULT_LEDGER
 from harness.cli.exits import EXIT_FAILED
-from harness.cli.options import build_dir_option, progress
+from harness.cli.options import announce_ledger, build_dir_option, ledger_option, progress
 
 
 @cli.command()
@@ -28,7 +27,7 @@ from harness.cli.options import build_dir_option, progress
     show_default=True,
     help="Cases in the whole campaign (all shards together).",
 )
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the case generator.")
 @click.option(
     "--shard",
     default="1/1",
@@ -42,13 +41,7 @@ from harness.cli.options import build_dir_option, progress
     help="native only: atheris (coverage-guided), mutational (seeded), or auto "
     "(atheris when installed).",
 )
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=DEFAULT_LEDGER,
-    show_default=True,
-    help="Ledger this shard's E2 record is appended to.",
-)
+@ledger_option("Ledger this shard's E2 record is appended to.")
 @click.option(
     "--regressions",
     type=click.Path(file_okay=False, path_type=Path),
@@ -89,6 +82,7 @@ def fuzz(
         raise FuzzError(f"unknown target {target!r}; one of {', '.join(FUZZ_TARGETS)}")
     shard_of = parse_shard(shard)
     chosen = pick_engine(target, engine)
+    announce_ledger(ledger, "appending to")
     saved_to = regressions or REGRESSIONS_DIR
     if chosen == "atheris":
         result = run_atheris(cases, seed, shard_of, regressions=saved_to)

@@ -10,7 +10,7 @@ import click
 
 from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
-from harness.cli.options import progress
+from harness.cli.options import announce_ledger, ledger_option, progress
 
 
 @cli.command()
@@ -23,11 +23,8 @@ from harness.cli.options import progress
     multiple=True,
     help="Only this matter_core module (repeatable; default: every module).",
 )
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Append the E1 record to this evidence ledger.",
+@ledger_option(
+    "Append the E1 record to this evidence ledger (default: record nothing).", default=None
 )
 @click.option(
     "--workdir",
@@ -62,6 +59,8 @@ def mutation(
     )
 
     equivalents = load_equivalents()
+    if ledger is not None:
+        announce_ledger(ledger, "appending to")
     started_at, started = utc_now_iso(), time.perf_counter()
     campaign = run_campaign(
         workdir=workdir or DEFAULT_MUTATION_WORKDIR,

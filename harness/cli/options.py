@@ -7,12 +7,16 @@ option defaults come from modules that load nothing heavy, so ``--help`` and
 
 from __future__ import annotations
 
+import functools
+import string
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from harness.project import DEFAULT_BUILD_DIR
+from harness.component_file import read_component_file
+from harness.project import DEFAULT_BUILD_DIR, DEFAULT_LEDGER_PATH, LEDGER_ENV, display_path
 from harness.runtime import Limits
 from harness.seams import FaultPlan, FaultPlanError, parse_fault_plan
 from harness.supply import (
@@ -26,14 +30,64 @@ from harness.supply import (
 if TYPE_CHECKING:
     from harness.supply import SupplyChain
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    _PathParamType = click.ParamType[Path]
+else:  # click before 8.4 (pyproject allows 8.1) has no generic ParamType
+    _PathParamType = click.ParamType
+
+
+def parse_hex(text: str) -> bytes:
+    """``text`` as bytes, two hex digits a byte; a ValueError says exactly what is wrong
+    (the first character that is not a hex digit, with its 1-based position, or an odd
+    number of digits)."""
+    for position, char in enumerate(text, start=1):
+        if char not in string.hexdigits:
+            raise ValueError(f"not hex at position {position} ({char!r})")
+    if len(text) % 2:
+        raise ValueError(f"odd number of hex digits ({len(text)}); each byte takes two")
+    return bytes.fromhex(text)
+
 
 def hex_bytes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> bytes | None:
     if value is None:
         return None
     try:
-        return bytes.fromhex(value)
-    except ValueError:
-        raise click.BadParameter("must be hex, e.g. 5350414b453250204b65792053616c74") from None
+        return parse_hex(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc}; give hex, e.g. 5350414b453250204b65792053616c74"
+        ) from None
+
+
+class ComponentPath(_PathParamType):
+    """A component file argument, checked by the harness's one component loader
+    (:func:`harness.component_file.read_component_file`) while the options are parsed:
+    before anything is built or compiled, every command says the same thing, with the
+    same exit code, about a missing file, a directory, a text file or a core module."""
+
+    name = "component"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = value if isinstance(value, Path) else Path(value)
+        read_component_file(path)
+        return path
+
+
+class GraphPath(_PathParamType):
+    """A composition graph file (TOML), read and checked (structure, names, references)
+    while the options are parsed, before any component is built or composed. Its
+    component files are not required to exist yet (``run --graph`` builds them)."""
+
+    name = "graph"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        from harness.build import load_graph
+
+        path = value if isinstance(value, Path) else Path(value)
+        load_graph(path)
+        return path
 
 
 def fault_plan(_ctx: click.Context, _param: click.Parameter, value: str | None) -> FaultPlan | None:
@@ -63,6 +117,54 @@ build_dir_option = click.option(
     show_default=True,
     help="Where components, caches and composed graphs go.",
 )
+
+
+def format_option(fn: Any) -> Any:
+    """``--format text|json`` (JSON: one object on standard output), with ``--json`` kept
+    as a hidden alias of ``--format json``. The command receives ``output_format``."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, output_format: str | None, as_json: bool, **kwargs: Any) -> Any:
+        if as_json and output_format not in (None, "json"):
+            raise click.UsageError(f"--json and --format {output_format} exclude each other")
+        return fn(*args, output_format="json" if as_json else output_format or "text", **kwargs)
+
+    command = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        hidden=True,
+        help="Same as --format json (kept for older scripts).",
+    )(command)
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Plain text (default), or one JSON object.",
+    )(command)
+
+
+def ledger_option(
+    help_text: str, *, default: Path | None = DEFAULT_LEDGER_PATH
+) -> Callable[[_F], _F]:
+    """A ``--ledger`` option: the evidence ledger a command reads or appends to; by default
+    the project's ``evidence/ledger.jsonl``, whatever the current directory, or the file
+    the environment variable names."""
+    return click.option(
+        "--ledger",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=LEDGER_ENV if default is not None else None,
+        show_envvar=default is not None,
+        default=default,
+        show_default=f"<project>/{display_path(default)}" if default is not None else False,
+        help=help_text,
+    )
+
+
+def announce_ledger(ledger: Path, verb: str) -> None:
+    """Say (on stderr) which ledger file a command ``verb`` (reads, appends to)."""
+    progress(f"evidence ledger: {verb} {ledger.resolve()}")
 
 
 _TRUST_MODES = [mode.value for mode in TrustMode]

@@ -12,6 +12,8 @@ import click
 from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
+    ComponentPath,
+    GraphPath,
     announce,
     build_dir_option,
     faults_option,
@@ -42,14 +44,27 @@ if TYPE_CHECKING:
 @click.option(
     "--seed", type=int, default=None, help="Deterministic entropy (HMAC-DRBG) from this seed."
 )
-@click.option("--passcode", type=int, default=DEFAULT_PASSCODE, show_default=True)
+@click.option(
+    "--passcode",
+    type=int,
+    default=DEFAULT_PASSCODE,
+    show_default=True,
+    help="Setup passcode both roles use: 1..99999998, not a trivial one such as 11111111 "
+    "or 12345678 (Matter Core Specification, section 5.1.7.1).",
+)
 @click.option(
     "--salt",
     callback=hex_bytes,
     default=None,
     help=f"PBKDF salt in hex, 16..32 bytes [default: {DEFAULT_SALT.hex()}]",
 )
-@click.option("--iterations", type=int, default=DEFAULT_ITERATIONS, show_default=True)
+@click.option(
+    "--iterations",
+    type=int,
+    default=DEFAULT_ITERATIONS,
+    show_default=True,
+    help="PBKDF2 iterations of the passcode verifier, 1000..100000.",
+)
 @click.option(
     "--wrong-passcode",
     is_flag=True,
@@ -74,8 +89,9 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--graph",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Run across this composed graph (composed on the fly, cached by input digests).",
+    type=GraphPath(),
+    help="Run across this composed graph (TOML; composed on the fly, cached by input "
+    "digests). Checked before anything is built.",
 )
 @faults_option
 @build_dir_option
@@ -112,7 +128,7 @@ def run(
     the transport component in --graph runs) applies seeded faults to the handshake and
     the counts of each fault applied are printed.
     """
-    from harness.drive import RunConfig, run_native
+    from harness.drive import RunConfig, check_run_config, run_native
     from harness.seams import write_trace
 
     config = RunConfig(
@@ -127,6 +143,8 @@ def run(
             fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
         ),
     )
+    # Every parameter is checked before anything is built or compiled.
+    check_run_config(config)
     started = time.perf_counter()
     if native and graph is not None:
         raise click.UsageError("--native and --graph exclude each other")
@@ -261,7 +279,7 @@ def _run_on_jco(
 @click.option(
     "--core",
     "core_path",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=ComponentPath(),
     help="Run this core component instead of building one.",
 )
 @click.option(
@@ -425,10 +443,10 @@ def _print_report(report: RunReport) -> None:
             if report.mode == "composed"
             else f"transport send={c.transport_sends} ({c.transport_send_bytes} B) "
             f"receive={c.transport_receives} ({c.transport_receive_bytes} B) "
-            f"empty={c.transport_empty_receives}; "
+            f"empty-polls={c.transport_empty_receives}; "
         )
         click.echo(
-            f"  seams {role}: {transport}clock reads={c.clock_reads}; "
+            f"  seam crossings {role}: {transport}clock reads={c.clock_reads}; "
             f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)"
         )
     for role, status in (

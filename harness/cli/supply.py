@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
+    ComponentPath,
     announce,
     build_dir_option,
+    format_option,
     settings,
     trust_mode_option,
+    trust_options,
     trust_store_option,
 )
 
@@ -42,7 +46,7 @@ def keys_generate(path: Path, force: bool) -> None:
 
 
 @cli.command()
-@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("component", type=ComponentPath())
 @click.option(
     "--key",
     "key_path",
@@ -82,7 +86,7 @@ def sign(
 
 
 @cli.command()
-@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("component", type=ComponentPath())
 @click.option(
     "--signature",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -121,24 +125,53 @@ def verify(
 
 
 @cli.group()
-@trust_store_option
+@trust_options
 @click.pass_context
-def trust(ctx: click.Context, trust_store: Path | None) -> None:
-    """The trust store: public keys whose signatures strict mode accepts."""
+def trust(
+    ctx: click.Context,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+) -> None:
+    """The trust store: public keys whose signatures strict mode accepts.
+
+    The trust options are accepted here and on each subcommand (the subcommand's win),
+    so the options given to `run` or `gate` work unchanged; only --trust-store matters
+    to these commands.
+    """
+    settings(trust_mode, trust_store, signing_key)  # same checks as every other command
+    ctx.obj = trust_store
+
+
+def _open_store(ctx: click.Context, trust_store: Path | None) -> TrustStore:
+    """The trust store a subcommand works on: its own --trust-store when given on its
+    command line, else the group's (or the environment's, or the default)."""
     from harness.supply import TrustStore
 
-    ctx.obj = TrustStore.open(trust_store)
+    given_here = ctx.get_parameter_source("trust_store") is ParameterSource.COMMANDLINE
+    return TrustStore.open(trust_store if given_here or ctx.obj is None else ctx.obj)
 
 
 @trust.command("add")
 @click.argument("pubkey")
 @click.option("--name", required=True, help="Name of the key (A-Z a-z 0-9 . _ @ -).")
 @click.option("--key-id", default=None, help="The key id its signatures carry, if not the default.")
-@click.pass_obj
-def trust_add(store: TrustStore, pubkey: str, name: str, key_id: str | None) -> None:
+@trust_options
+@click.pass_context
+def trust_add(
+    ctx: click.Context,
+    pubkey: str,
+    name: str,
+    key_id: str | None,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+) -> None:
     """Trust PUBKEY (a .pub file from `keys generate`, or hex) under NAME."""
     from harness.supply import read_public_key_argument
 
+    settings(trust_mode, trust_store, signing_key)
+    store = _open_store(ctx, trust_store)
     key = read_public_key_argument(pubkey)
     if key_id is not None:
         key = key.with_key_id(key_id.encode("utf-8"))
@@ -147,9 +180,14 @@ def trust_add(store: TrustStore, pubkey: str, name: str, key_id: str | None) -> 
 
 
 @trust.command("list")
-@click.pass_obj
-def trust_list(store: TrustStore) -> None:
+@trust_options
+@click.pass_context
+def trust_list(
+    ctx: click.Context, trust_mode: str | None, trust_store: Path | None, signing_key: Path | None
+) -> None:
     """List the trusted keys."""
+    settings(trust_mode, trust_store, signing_key)
+    store = _open_store(ctx, trust_store)
     entries = store.entries()
     click.echo(f"trust store {store.path}: {len(entries)} key(s)")
     for entry in entries:
@@ -158,9 +196,18 @@ def trust_list(store: TrustStore) -> None:
 
 @trust.command("remove")
 @click.argument("name")
-@click.pass_obj
-def trust_remove(store: TrustStore, name: str) -> None:
+@trust_options
+@click.pass_context
+def trust_remove(
+    ctx: click.Context,
+    name: str,
+    trust_mode: str | None,
+    trust_store: Path | None,
+    signing_key: Path | None,
+) -> None:
     """Stop trusting the key called NAME."""
+    settings(trust_mode, trust_store, signing_key)
+    store = _open_store(ctx, trust_store)
     entry = store.remove(name)
     click.echo(f"removed {entry.name} (key id {entry.key.fingerprint}) from {store.path}")
 
@@ -171,7 +218,7 @@ def signature_group() -> None:
 
 
 @signature_group.command("detach")
-@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("component", type=ComponentPath())
 @click.option(
     "-o",
     "--output",
@@ -209,7 +256,7 @@ def signature_detach(component: Path, output: Path, signature_path: Path, force:
 
 
 @signature_group.command("show")
-@click.argument("component", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("component", type=ComponentPath())
 @click.option(
     "--signature",
     "signature_path",
@@ -261,7 +308,7 @@ def signature_show(
 
 
 @cli.command()
-@click.argument("component", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("component", type=ComponentPath())
 @click.option(
     "--policy",
     "policy_file",
@@ -274,8 +321,8 @@ def signature_show(
     default=None,
     help="Role to audit under [default: 'composed' for a composed graph, else the file's stem].",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def audit(component: Path, policy_file: Path | None, role: str | None, as_json: bool) -> None:
+@format_option
+def audit(component: Path, policy_file: Path | None, role: str | None, output_format: str) -> None:
     """List a component's imports with their risk class and the policy's verdict.
 
     Exits 0 when every import is allowed, 1 when any is refused, 2 for a bad policy file,
@@ -286,6 +333,8 @@ def audit(component: Path, policy_file: Path | None, role: str | None, as_json: 
 
     policy = load_policy(policy_file)
     report = audit_imports(component, role or infer_role(component, policy), policy)
-    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
+    click.echo(
+        json.dumps(report.as_dict(), indent=2) if output_format == "json" else report.render()
+    )
     if not report.allowed:
         sys.exit(EXIT_FAILED)

@@ -59,6 +59,9 @@ EXPORTS = {
     "run_native": "placements",
     "run_peer": "peer",
     "RunConfig": "config",
+    "check_passcode": "params",
+    "check_pbkdf_params": "params",
+    "check_run_config": "params",
     "RunReport": "placements",
     "Seams": "placements",
     "SPAKE2P_FIELDS": "conformance",
@@ -107,6 +110,7 @@ if TYPE_CHECKING:
         run_campaign,
     )
     from harness.drive.jco import JcoTarget, JsConformance, open_conformance, run_jco
+    from harness.drive.params import check_passcode, check_pbkdf_params, check_run_config
     from harness.drive.peer import PeerResult, run_peer, summary_lines
     from harness.drive.peer_config import PeerConfig, PeerConfigError, config_from_options
     from harness.drive.placements import (
@@ -151,6 +155,9 @@ __all__ = [
     "Seams",
     "WatchingAdversary",
     "capture_handshake",
+    "check_passcode",
+    "check_pbkdf_params",
+    "check_run_config",
     "config_from_options",
     "describe_failure",
     "drive_and_prove",

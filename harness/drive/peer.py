@@ -158,9 +158,9 @@ def summary_lines(result: PeerResult) -> list[str]:
     lines = [
         f"  {result.role} on {format_endpoint(result.local)}, peer {result.peer_text}: "
         f"{len(result.trace)} datagrams on the wire",
-        f"  seams: transport send={c.transport_sends} ({c.transport_send_bytes} B) "
+        f"  seam crossings: transport send={c.transport_sends} ({c.transport_send_bytes} B) "
         f"receive={c.transport_receives} ({c.transport_receive_bytes} B) "
-        f"empty={c.transport_empty_receives}; clock reads={c.clock_reads}; "
+        f"empty-polls={c.transport_empty_receives}; clock reads={c.clock_reads}; "
         f"entropy calls={c.entropy_calls} ({c.entropy_bytes} B)",
         "  udp: " + ", ".join(f"{k}={v}" for k, v in result.udp.as_dict().items()),
         f"  strangers (dropped at the socket): {result.udp.strangers_text()}",

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from matter_core import spake2p
 from matter_core.errors import CoreError
-from matter_core.pase import validate_passcode
 
 from harness.drive.config import DEFAULT_ITERATIONS, DEFAULT_LINGER_MS, DEFAULT_SALT
-from harness.errors import HarnessError
+from harness.drive.params import check_passcode, check_pbkdf_params
+from harness.errors import HarnessError, RunConfigError
 from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime import Limits
 from harness.seams import Endpoint, EndpointError, parse_endpoint, wildcard_for
@@ -161,8 +161,8 @@ def _prepare_commissionee(config: PeerConfig) -> PeerPlan:
     salt = config.salt if config.salt is not None else DEFAULT_SALT
     iterations = config.iterations if config.iterations is not None else DEFAULT_ITERATIONS
     try:
-        spake2p.validate_pbkdf_params(salt, iterations)
-    except CoreError as exc:
+        check_pbkdf_params(salt, iterations)
+    except RunConfigError as exc:
         raise PeerConfigError(f"invalid PBKDF parameters: {exc}") from None
     if (config.passcode is None) == (config.verifier is None):
         raise PeerConfigError("the commissionee needs exactly one of --passcode or --verifier")
@@ -189,9 +189,9 @@ def _refuse(config: PeerConfig, role: str, **options: str) -> None:
 
 def _check_passcode(passcode: int) -> None:
     try:
-        validate_passcode(passcode)
-    except CoreError as exc:
-        raise PeerConfigError(str(exc)) from None
+        check_passcode(passcode)
+    except RunConfigError as exc:
+        raise PeerConfigError(exc.message) from None
 
 
 def _wildcard(endpoint: Endpoint) -> Endpoint:

@@ -15,7 +15,7 @@ from pathlib import Path
 from matter_core import spake2p
 from matter_core.endpoint import CoreEndpoint
 from matter_core.errors import CoreError
-from matter_core.pase import EXCLUDED_PASSCODES, MAX_PASSCODE, validate_passcode
+from matter_core.pase import EXCLUDED_PASSCODES, MAX_PASSCODE
 
 from harness.drive.config import RunConfig
 from harness.drive.driver import (
@@ -27,6 +27,7 @@ from harness.drive.driver import (
     drive_handshake,
     prove_secure_session,
 )
+from harness.drive.params import check_run_config
 from harness.drive.roles import ComponentRole, NativeRole, RoleHandle
 from harness.errors import RunConfigError
 from harness.runtime import Component, GuestCall, Limits, Runtime
@@ -101,9 +102,8 @@ def other_passcode(passcode: int) -> int:
 
 def handshake_params(config: RunConfig) -> HandshakeParams:
     """The roles' inputs; the commissionee gets a verifier for another passcode if asked."""
+    check_run_config(config)
     try:
-        validate_passcode(config.passcode)
-        spake2p.validate_pbkdf_params(config.salt, config.iterations)
         device_passcode = (
             other_passcode(config.passcode) if config.wrong_passcode else config.passcode
         )

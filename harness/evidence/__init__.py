@@ -35,6 +35,8 @@ EXPORTS = {
     "render_ledger": "reports",
     "run_campaign": "mutation_run",
     "run_gate": "gate",
+    "load_claims": "gate",
+    "select_claims": "gate",
     "trace_validate": "trace_rules",
     "utc_now_iso": "ledger_schema",
     "verifier": "verifiers",
@@ -45,7 +47,14 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
     from harness.evidence.context import GateContext
-    from harness.evidence.gate import GateResult, GateUsageError, record_evidence, run_gate
+    from harness.evidence.gate import (
+        GateResult,
+        GateUsageError,
+        load_claims,
+        record_evidence,
+        run_gate,
+        select_claims,
+    )
     from harness.evidence.ledger import EvidenceLedger, read_records, verify_ledger
     from harness.evidence.ledger_schema import utc_now_iso
     from harness.evidence.merge import check_provenance, merge_ledgers
@@ -80,6 +89,7 @@ __all__ = [
     "format_mutation_table",
     "fuzz_evidence",
     "load_artifacts",
+    "load_claims",
     "load_equivalents",
     "merge_ledgers",
     "read_records",
@@ -87,6 +97,7 @@ __all__ = [
     "render_ledger",
     "run_campaign",
     "run_gate",
+    "select_claims",
     "trace_validate",
     "utc_now_iso",
     "verifier",

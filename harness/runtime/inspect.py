@@ -14,6 +14,7 @@ import wasmtime
 import wasmtime.component as wc
 
 from harness import wasm_binary
+from harness.component_file import read_component_file
 from harness.errors import HarnessError
 from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime.engine import Runtime
@@ -84,30 +85,13 @@ def render_extern(item: Any, engine: wasmtime.Engine) -> str:
     return type(item).__name__
 
 
-def check_preamble(data: bytes, path: Path) -> None:
-    """Refuse anything that is not a binary component, with a message that says what it is."""
-    if data[:8] == wasm_binary.COMPONENT_PREAMBLE:
-        return
-    if data[:8] == wasm_binary.MODULE_PREAMBLE:
-        raise HarnessError(f"{path} is a core WebAssembly module, not a component")
-    if data[:4] == b"\x00asm":
-        raise HarnessError(f"{path} has an unknown WebAssembly version/layer {data[4:8].hex()}")
-    raise HarnessError(
-        f"{path} is not a WebAssembly component (it does not start with the \\0asm preamble)"
-    )
-
-
 def describe_component(path: Path, runtime: Runtime | None = None) -> dict[str, Any]:
     """Size, SHA-256, imports and exports (rendered), and the composition manifest if any.
 
     The component is compiled through ``runtime`` (default: one using the default build
     directory's compiled-artifact cache), so inspecting a built component is fast.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror}") from exc
-    check_preamble(data, path)
+    data = read_component_file(path)
     owned = runtime is None
     runtime = runtime if runtime is not None else Runtime(DEFAULT_BUILD_DIR / "cache")
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import wasm_binary
+from harness.component_file import read_component_file
 from harness.errors import CheckFailed, HarnessError, WasmFormatError
 from harness.supply.policy import Policy, PolicyError, RiskClass, classify, load_policy
 from harness.wit import SEAMS
@@ -138,10 +139,7 @@ def _read_component(component: ComponentInput, label: str | None) -> tuple[str, 
     if isinstance(component, bytes):
         return label or "<component bytes>", component
     path = Path(component)
-    try:
-        return label or str(path), path.read_bytes()
-    except OSError as exc:
-        raise HarnessError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return label or str(path), read_component_file(path)
 
 
 def _resolve_policy(policy: Policy | Path | str | None) -> Policy:

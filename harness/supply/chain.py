@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.component_file import read_component_file
 from harness.errors import CheckFailed, HarnessError
 from harness.project import atomic_write
 from harness.runtime import Component, Runtime
@@ -552,13 +553,11 @@ NESTED_COMPONENT_SECTION = 4
 
 
 def read_component(path: Path) -> bytes:
-    """The bytes of a component file; an unreadable file is a :class:`ComponentRejected`."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ComponentRejected(
-            f"cannot read component {path}: {exc.strerror}", path=str(path)
-        ) from exc
+    """The bytes of a component file, read by the harness's one component loader
+    (:func:`harness.component_file.read_component_file`): a file that cannot be read or
+    is not a component raises its ``UnreadableComponent`` or ``NotAComponent`` (exit 2),
+    before any signature is looked at."""
+    return read_component_file(path)
 
 
 def _write(path: Path, data: bytes) -> None:

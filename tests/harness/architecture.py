@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "project": 0,
     "wit": 0,
     "wasm_binary": 0,
+    "component_file": 0,
     "lazy": 0,
     "progress": 0,
     "runtime": 1,

@@ -173,7 +173,7 @@ def test_detach_writes_a_pair_that_verifies_like_the_original(
     ("case", "message"),
     [
         ("unsigned", "has no embedded signature: nothing to detach"),
-        ("not-a-component", "is not a WebAssembly binary"),
+        ("not-a-component", "is not a WebAssembly component"),
         ("output-exists", "refusing to overwrite existing file"),
         ("signature-exists", "refusing to overwrite existing file"),
         ("output-is-input", "must be three different files"),
@@ -190,7 +190,7 @@ def test_detach_refuses_with_one_line_and_writes_nothing(
         signed.write_bytes(COMPONENT)
     elif case == "not-a-component":
         signed.write_text("(component)\n")
-        message = f"cannot detach the signature of {signed}: not a WebAssembly binary"
+        message = f"{signed} is not a WebAssembly component: it does not start with"
     elif case == "output-exists":
         out.write_bytes(b"keep")
     elif case == "signature-exists":
@@ -324,7 +324,7 @@ def test_show_exits_2_for_unreadable_input(tmp_path: Path, signed: Path, build: 
     text.write_text("not a component\n")
     bad = invoke("signature", "show", text, "--build-dir", build)
     clean_exit(bad, 2)
-    assert f"cannot read the signatures of {text}: not a WebAssembly binary" in bad.stderr
+    assert f"{text} is not a WebAssembly component: it does not start with" in bad.stderr
     empty = tmp_path / "empty.sig"
     empty.write_bytes(b"")
     no_data = invoke("signature", "show", signed, "--signature", empty, "--build-dir", build)

@@ -318,7 +318,7 @@ def test_cli_compose_names_a_missing_component_file(loopback_path: Path, tmp_pat
     result = _invoke("compose", str(graph), "-o", str(tmp_path / "out.wasm"))
     _assert_clean_error(result, 2)
     missing = (tmp_path / "missing-core.wasm").resolve()
-    assert f"error: component file of node 'core' not found: {missing}" in result.stderr
+    assert f"error: node 'core': cannot read component {missing}: no such file" in result.stderr
     assert "hint: build the components first" in result.stderr
     assert not (tmp_path / "out.wasm").exists()
 

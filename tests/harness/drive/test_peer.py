@@ -263,7 +263,7 @@ def test_prepare_derives_the_verifier_and_a_matching_bind_address() -> None:
         (["--role", "commissioner", "--connect", "127.0.0.1:99999", "--passcode", "1"], "port"),
         (["--role", "commissioner", "--connect", "127.0.0.1:5540", "--passcode", "0"], "passcode"),
         (["--role", "commissionee", "--listen", "127.0.0.1:0"], "exactly one of"),
-        (["--role", "commissionee", "--listen", "x:0", "--verifier", "zz"], "must be hex"),
+        (["--role", "commissionee", "--listen", "x:0", "--verifier", "zz"], "not hex at position"),
         (["--role", "commissionee", "--listen", "x:0", "--verifier", "00"], "invalid --verifier"),
         (["--role", "spy"], "Invalid value for '--role'"),
     ],

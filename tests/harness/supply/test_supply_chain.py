@@ -21,6 +21,8 @@ from wasm_samples import COMPONENT, OTHER, RELEASE, STRANGER, built, chain_in, s
 
 from harness.build.compositions import compose_cached
 from harness.cli.exits import exit_code_for
+from harness.component_file import NotAComponent, UnreadableComponent
+from harness.errors import HarnessError
 from harness.evidence.verifiers.signatures import flip_byte
 from harness.project import PROJECT_ROOT
 from harness.runtime.engine import Runtime
@@ -146,12 +148,6 @@ def test_strict_loads_a_build_signed_component_and_records_it(tmp_path: Path) ->
             id="tampered",
         ),
         pytest.param(lambda d, k: sign(d, STRANGER), UntrustedKey, "untrusted key", id="untrusted"),
-        pytest.param(
-            lambda d, k: b"\x00asm\x0d\x00\x01\x00\x01\xff",
-            ComponentRejected,
-            "cannot check",
-            id="malformed",
-        ),
     ],
 )
 def test_strict_refuses_naming_file_and_failure(
@@ -168,6 +164,29 @@ def test_strict_refuses_naming_file_and_failure(
     assert exit_code_for(error) == 1 and error.path == str(path)
     if cause is not ComponentRejected:
         assert isinstance(error.cause, cause)
+    assert chain.verifications == []
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "words"),
+    [
+        (b"\x00asm\x0d\x00\x01\x00\x01\xff", NotAComponent, "is not a WebAssembly component"),
+        (b"\x00asm\x01\x00\x00\x00", NotAComponent, "core WebAssembly module"),
+        (None, UnreadableComponent, "cannot read component"),
+    ],
+    ids=["malformed", "core-module", "missing"],
+)
+def test_a_file_that_is_no_component_is_refused_before_its_signature(
+    tmp_path: Path, content: bytes | None, error: type[Exception], words: str
+) -> None:
+    # The one component loader answers first: bad input (exit 2), not a refusal (exit 1).
+    chain = chain_in(tmp_path / "build")
+    path = tmp_path / "x.wasm"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(error, match=words) as info:
+        chain.load_verified(path)
+    assert isinstance(info.value, HarnessError) and exit_code_for(info.value) == 2
     assert chain.verifications == []
 
 
