@@ -209,3 +209,16 @@ def test_the_spike_exiting_nonzero_exits_1(tmp_path: Path, spike_path: Path) -> 
     _clean(result, 1)
     assert result.stdout == "exiting with status 3\n"
     assert _record(tmp_path)["figures"]["exit_code"] == 1
+
+
+@slow
+def test_the_spike_in_a_runaway_loop_is_stopped(tmp_path: Path, spike_path: Path) -> None:
+    result = _spike(
+        tmp_path, spike_path, "--arg", "loop", "--fuel", "0", "--deadline-ms", "300", cache=True
+    )
+    _clean(result, 1)
+    assert "stopped by deadline" in result.stderr
+    record = _record(tmp_path)
+    assert record["verdict"] == "fail"
+    assert record["figures"]["stopped"]["cause"] == "deadline-exceeded"
+    assert record["message"].startswith("stopped: ")
