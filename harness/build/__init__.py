@@ -29,6 +29,8 @@ EXPORTS = {
     "ComponentSpec": "specs",
     "ComposeResult": "composer",
     "ComposedArtifact": "compositions",
+    "ON_REQUEST": "specs",
+    "SPIKE": "specs",
     "Graph": "graph",
     "build_all": "componentize",
     "build_component": "componentize",
@@ -65,11 +67,13 @@ if TYPE_CHECKING:
         find_node,
         transpile_cached,
     )
-    from harness.build.specs import COMPONENTS, ComponentSpec
+    from harness.build.specs import COMPONENTS, ON_REQUEST, SPIKE, ComponentSpec
 
 __all__ = [
     "COMPONENTS",
     "JSHOST_DIR",
+    "ON_REQUEST",
+    "SPIKE",
     "BuildError",
     "BuildResult",
     "ComponentSpec",

@@ -30,7 +30,7 @@ from importlib import metadata
 from pathlib import Path
 
 from harness import progress as progress_lines
-from harness.build.specs import COMPONENTS, ComponentSpec
+from harness.build.specs import COMPONENTS, ON_REQUEST, ComponentSpec
 from harness.errors import HarnessError
 from harness.project import DEFAULT_BUILD_DIR
 from harness.supply import SupplyChain
@@ -204,15 +204,17 @@ def build_all(
     progress: Callable[[str], None] | None = None,
     supply_chain: SupplyChain | None = None,
 ) -> dict[str, BuildResult]:
-    """Build the named components (default: all of the project's), signed."""
+    """Build the named components (default: the project's, not those built only on
+    request such as ``spike``), signed."""
+    known = {**COMPONENTS, **ON_REQUEST}
     selected = list(names) if names is not None else list(COMPONENTS)
-    unknown = [n for n in selected if n not in COMPONENTS]
+    unknown = [n for n in selected if n not in known]
     if unknown:
-        raise BuildError(f"unknown component(s) {unknown}; known: {sorted(COMPONENTS)}")
+        raise BuildError(f"unknown component(s) {unknown}; known: {sorted(known)}")
     chain = supply_chain or SupplyChain.local(None, build_dir)
     return {
         name: build_component(
-            COMPONENTS[name], build_dir, force=force, progress=progress, supply_chain=chain
+            known[name], build_dir, force=force, progress=progress, supply_chain=chain
         )
         for name in selected
     }

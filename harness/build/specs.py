@@ -37,3 +37,17 @@ LOOPBACK = ComponentSpec(
     python_paths=(COMPONENTS_DIR / "loopback",),
 )
 COMPONENTS: dict[str, ComponentSpec] = {spec.name: spec for spec in (CORE, LOOPBACK)}
+
+#: The spike command: a WASI command component (it exports ``wasi:cli/run``) that runs
+#: both PASE roles of ``matter_core`` in one process and prints ``PASE-RUNS-OK``, for
+#: ``matter-harness spike``. Real WASI (stdout, clocks, random), so no ``--stub-wasi``.
+SPIKE = ComponentSpec(
+    name="spike",
+    world="spike",
+    app_module="app",
+    python_paths=(COMPONENTS_DIR / "spike", COMPONENTS_DIR / "core"),
+    wit_dir=COMPONENTS_DIR / "spike" / "wit",
+    stub_wasi=False,
+)
+#: Components built only when asked for by name (``matter-harness build spike``).
+ON_REQUEST: dict[str, ComponentSpec] = {SPIKE.name: SPIKE}

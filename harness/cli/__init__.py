@@ -18,9 +18,10 @@ from harness.cli.evidence import evidence
 from harness.cli.fuzz import fuzz
 from harness.cli.mutation import mutation
 from harness.cli.run import run
+from harness.cli.spike import spike
 
 #: The command modules, imported for their side effect of registering on :data:`cli`.
-COMMAND_MODULES = (build, evidence, fuzz, mutation, run, supply)
+COMMAND_MODULES = (build, evidence, fuzz, mutation, run, spike, supply)
 
 
 def main() -> None:

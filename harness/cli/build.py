@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.build import COMPONENTS
+from harness.build import COMPONENTS, ON_REQUEST
 from harness.cli.app import cli
 from harness.cli.options import (
     ComponentPath,
@@ -28,9 +28,10 @@ from harness.component_file import ComponentInputError, read_component_file
 @build_dir_option
 @click.option("--force", is_flag=True, help="Rebuild even when the cache says it is current.")
 @signing_key_option
-@click.argument("names", nargs=-1, type=click.Choice(sorted(COMPONENTS)))
+@click.argument("names", nargs=-1, type=click.Choice(sorted({**COMPONENTS, **ON_REQUEST})))
 def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[str, ...]) -> None:
-    """Build the components (core, loopback) with componentize-py, and sign them.
+    """Build the components (core, loopback; spike, the example spike command, only when
+    named) with componentize-py, and sign them.
 
     A content-hash cache of the inputs (WIT, sources, tool version) skips unchanged
     rebuilds. Outputs are signed with --signing-key, else with the build directory's

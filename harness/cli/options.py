@@ -110,6 +110,36 @@ faults_option = click.option(
 )
 
 
+def trace_options(fn: Any) -> Any:
+    """The --trace FILE and --mkdir options (see :func:`trace_target`)."""
+    fn = click.option(
+        "--mkdir",
+        is_flag=True,
+        help="Create the --trace file's directory (and its parents) when it is missing.",
+    )(fn)
+    return click.option(
+        "--trace",
+        "trace_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the packet trace as JSON lines, one per datagram (direction, time, "
+        "message type, size, SHA-256, bytes). Its directory must exist unless --mkdir is "
+        "given.",
+    )(fn)
+
+
+def trace_target(trace_file: Path | None, mkdir: bool) -> Path | None:
+    """Check the --trace target before anything is built or run (exit 2 when its
+    directory is missing and --mkdir was not given; created when it was)."""
+    from harness.seams import prepare_trace_target
+
+    if trace_file is None:
+        if mkdir:
+            raise click.UsageError("--mkdir only applies to the directory of --trace FILE")
+        return None
+    prepare_trace_target(trace_file, mkdir=mkdir)
+    return trace_file
+
+
 build_dir_option = click.option(
     "--build-dir",
     type=click.Path(file_okay=False, path_type=Path),

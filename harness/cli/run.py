@@ -23,6 +23,8 @@ from harness.cli.options import (
     memory_budget_option,
     progress,
     settings,
+    trace_options,
+    trace_target,
     trust_options,
     verified_lines,
 )
@@ -81,12 +83,7 @@ if TYPE_CHECKING:
 @click.option(
     "--real-clock", is_flag=True, help="Use the host's monotonic clock instead of a virtual one."
 )
-@click.option(
-    "--trace",
-    "trace_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the packet trace as JSON lines.",
-)
+@trace_options
 @click.option(
     "--graph",
     type=GraphPath(),
@@ -109,6 +106,7 @@ def run(
     runtime: str,
     real_clock: bool,
     trace_file: Path | None,
+    mkdir: bool,
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -131,6 +129,7 @@ def run(
     from harness.drive import RunConfig, check_run_config, run_native
     from harness.seams import write_trace
 
+    trace_file = trace_target(trace_file, mkdir)
     config = RunConfig(
         seed=seed,
         passcode=passcode,
@@ -282,12 +281,7 @@ def _run_on_jco(
     type=ComponentPath(),
     help="Run this core component instead of building one.",
 )
-@click.option(
-    "--trace",
-    "trace_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the packet trace as JSON lines.",
-)
+@trace_options
 @faults_option
 @memory_budget_option
 @build_dir_option
@@ -308,6 +302,7 @@ def peer(
     native: bool,
     core_path: Path | None,
     trace_file: Path | None,
+    mkdir: bool,
     faults: FaultPlan | None,
     build_dir: Path,
     trust_mode: str | None,
@@ -327,6 +322,7 @@ def peer(
     from harness.seams import format_endpoint, write_trace
     from harness.supply import SupplyChain
 
+    trace_file = trace_target(trace_file, mkdir)
     config = config_from_options(
         role=role,
         listen=listen,

@@ -16,13 +16,17 @@ EXPORTS = {
     "DEFAULT_MUTATION_WORKDIR": "mutation_run",
     "Evidence": "verifiers",
     "EvidenceLedger": "ledger",
+    "ExpectedText": "spike",
     "GateContext": "context",
     "GateResult": "gate",
     "GateUsageError": "gate",
     "REGISTRY": "verifiers",
+    "SPIKE_CLAIM_ID": "spike",
+    "SpikeSubject": "spike",
     "Shard": "mutation",
     "campaign_evidence": "verifiers",
     "fuzz_evidence": "verifiers",
+    "find_expected": "spike",
     "Verdict": "verifiers",
     "Verifier": "verifiers",
     "check_provenance": "merge",
@@ -37,6 +41,8 @@ EXPORTS = {
     "run_gate": "gate",
     "load_claims": "gate",
     "select_claims": "gate",
+    "spike_claim": "spike",
+    "spike_evidence": "spike",
     "trace_validate": "trace_rules",
     "utc_now_iso": "ledger_schema",
     "verifier": "verifiers",
@@ -61,6 +67,14 @@ if TYPE_CHECKING:
     from harness.evidence.mutation import Shard, format_mutation_table, load_equivalents
     from harness.evidence.mutation_run import DEFAULT_MUTATION_WORKDIR, run_campaign
     from harness.evidence.reports import render_ledger
+    from harness.evidence.spike import (
+        SPIKE_CLAIM_ID,
+        ExpectedText,
+        SpikeSubject,
+        find_expected,
+        spike_claim,
+        spike_evidence,
+    )
     from harness.evidence.trace_rules import trace_validate
     from harness.evidence.traceability import load_artifacts
     from harness.evidence.verifiers import (
@@ -76,16 +90,20 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MUTATION_WORKDIR",
     "REGISTRY",
+    "SPIKE_CLAIM_ID",
     "Evidence",
     "EvidenceLedger",
+    "ExpectedText",
     "GateContext",
     "GateResult",
     "GateUsageError",
     "Shard",
+    "SpikeSubject",
     "Verdict",
     "Verifier",
     "campaign_evidence",
     "check_provenance",
+    "find_expected",
     "format_mutation_table",
     "fuzz_evidence",
     "load_artifacts",
@@ -98,6 +116,8 @@ __all__ = [
     "run_campaign",
     "run_gate",
     "select_claims",
+    "spike_claim",
+    "spike_evidence",
     "trace_validate",
     "utc_now_iso",
     "verifier",

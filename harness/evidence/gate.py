@@ -265,13 +265,22 @@ def record_evidence(
     started: float,
     command: str,
     traceability_dir: Path | None = None,
+    claim: Claim | None = None,
 ) -> ClaimOutcome:
     """Append ``evidence`` for ``claim_id``, found outside a gate run, as a run of its own.
 
     For campaigns too long for the gate (``matter-harness mutation``): the record is the
     gate's, with its own run id and ``command``; ``started`` is a ``perf_counter`` value.
+    ``claim`` is given for a claim outside the traceability data (a spike run's, see
+    :mod:`harness.evidence.spike`); otherwise ``claim_id`` is looked up there.
     """
-    found = [c for c in traceability_claims(load_artifacts(traceability_dir)) if c.id == claim_id]
+    if claim is not None:
+        if claim.id != claim_id:
+            raise GateUsageError(f"claim {claim.id} given for claim id {claim_id}")
+        found = [claim]
+    else:
+        artifacts = load_artifacts(traceability_dir)
+        found = [c for c in traceability_claims(artifacts) if c.id == claim_id]
     if not found:
         raise GateUsageError(f"no claim {claim_id} in the traceability data")
     recorder = _Recorder(new_run_id(), tool_versions(), git_commit())

@@ -14,6 +14,11 @@ from harness.lazy import lazy_exports
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
     "CHECK_DEADLINE_MS": "runaway",
+    "COMMAND_WORLD": "command",
+    "CommandOutcome": "command",
+    "CommandShape": "command",
+    "NotACommand": "command",
+    "OutputCapture": "command",
     "CompiledCache": "cache",
     "Component": "engine",
     "ComponentInterface": "types",
@@ -40,11 +45,13 @@ EXPORTS = {
     "WASM_PAGE": "limits",
     "cache_key_path": "cache",
     "classify_trap": "traps",
+    "command_shape": "command",
     "describe_component": "inspect",
     "field": "engine",
     "new_engine": "engine",
     "read_interface": "types",
     "record": "engine",
+    "run_command": "command",
     "run_runaway": "runaway",
     "runaway_limits": "runaway",
     "try_compile": "types",
@@ -56,6 +63,15 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
     from harness.runtime.cache import CompiledCache, cache_key_path
+    from harness.runtime.command import (
+        COMMAND_WORLD,
+        CommandOutcome,
+        CommandShape,
+        NotACommand,
+        OutputCapture,
+        command_shape,
+        run_command,
+    )
     from harness.runtime.engine import (
         WASMTIME_VERSION,
         Component,
@@ -96,10 +112,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECK_DEADLINE_MS",
+    "COMMAND_WORLD",
     "EXPECTED",
     "KINDS",
     "WASMTIME_VERSION",
     "WASM_PAGE",
+    "CommandOutcome",
+    "CommandShape",
     "CompiledCache",
     "Component",
     "ComponentInterface",
@@ -114,7 +133,9 @@ __all__ = [
     "Limits",
     "MemoryBudgetExceeded",
     "MemoryLimitExceeded",
+    "NotACommand",
     "OutOfFuel",
+    "OutputCapture",
     "ResourceLimitExceeded",
     "RunawayOutcome",
     "Runtime",
@@ -122,11 +143,13 @@ __all__ = [
     "TableLimitExceeded",
     "cache_key_path",
     "classify_trap",
+    "command_shape",
     "describe_component",
     "field",
     "new_engine",
     "read_interface",
     "record",
+    "run_command",
     "run_runaway",
     "runaway_limits",
     "try_compile",

@@ -60,6 +60,11 @@ EXPORTS = {
     "transcript_digest": "loopback",
     "wildcard_for": "udp",
     "write_trace": "trace",
+    "SECURE_CHANNEL_NAMES": "trace",
+    "TraceTargetError": "trace",
+    "message_type": "trace",
+    "prepare_trace_target": "trace",
+    "trace_line": "trace",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
@@ -101,7 +106,14 @@ if TYPE_CHECKING:
         transcript_digest,
     )
     from harness.seams.strays import Delivered, Stray, StrayGenerator
-    from harness.seams.trace import write_trace
+    from harness.seams.trace import (
+        SECURE_CHANNEL_NAMES,
+        TraceTargetError,
+        message_type,
+        prepare_trace_target,
+        trace_line,
+        write_trace,
+    )
     from harness.seams.udp import (
         Endpoint,
         EndpointError,
@@ -122,6 +134,7 @@ __all__ = [
     "MAX_ENTROPY_REQUEST",
     "REORDER_HOLD_MS",
     "RUN_STREAM",
+    "SECURE_CHANNEL_NAMES",
     "Clock",
     "CountingClock",
     "CountingEntropy",
@@ -147,6 +160,7 @@ __all__ = [
     "SeededEntropy",
     "Stray",
     "StrayGenerator",
+    "TraceTargetError",
     "UdpSocketError",
     "UdpStats",
     "UdpTransport",
@@ -154,9 +168,12 @@ __all__ = [
     "entropy_for",
     "fault_seed_material",
     "format_endpoint",
+    "message_type",
     "parse_endpoint",
     "parse_fault_plan",
+    "prepare_trace_target",
     "seed_material",
+    "trace_line",
     "transcript_digest",
     "wildcard_for",
     "write_trace",

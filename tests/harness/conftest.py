@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import wasmtime.component as wc
 
-from harness.build.componentize import BuildResult, build_all
+from harness.build.componentize import BuildResult, build_all, build_component
+from harness.build.specs import SPIKE
 from harness.project import DEFAULT_BUILD_DIR
 from harness.runtime.engine import Runtime
 from harness.supply.settings import SIGNING_KEY_ENV, TRUST_MODE_ENV, TRUST_STORE_ENV
@@ -57,3 +58,16 @@ def isolated_trust(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(TRUST_STORE_ENV, str(tmp_path / "trust"))
     monkeypatch.delenv(TRUST_MODE_ENV, raising=False)
     monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+
+
+@pytest.fixture(scope="session")
+def spike_path() -> Path:
+    """The example spike command component (``matter-harness build spike``), built (or
+    found current) once per session."""
+    return build_component(SPIKE, DEFAULT_BUILD_DIR).path
+
+
+@pytest.fixture(scope="session")
+def spike_component(shared_runtime: Runtime, spike_path: Path) -> wc.Component:
+    """The spike command component, compiled (or taken from the cache) once per session."""
+    return shared_runtime.load(spike_path)

@@ -6,37 +6,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from matter_core.message import SecureChannelOpcode, UnsecuredMessage
-
 from harness.drive import RunReport, describe_failure, run_component
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.runtime import describe_component
+from harness.seams import message_type
 from harness.supply import check_core_imports
 from harness.wit import COMMISSIONEE, COMMISSIONER, SESSION_CONTROL
 
 
 def trace_figure(report: RunReport) -> list[dict[str, Any]]:
-    """The packet trace in the ledger's ``figures.trace`` shape (opcode names, sizes)."""
-    out = []
-    for packet in report.trace:
-        try:
-            message = UnsecuredMessage.decode(packet.data)
-            try:
-                opcode = SecureChannelOpcode(message.protocol.opcode).name
-            except ValueError:
-                opcode = f"0x{message.protocol.opcode:02x}"
-        except Exception:
-            opcode = "Secured"
-        out.append(
-            {
-                "t_ms": packet.time_ms,
-                "direction": packet.direction,
-                "opcode": opcode,
-                "size": len(packet.data),
-            }
-        )
-    return out
+    """The packet trace in the ledger's ``figures.trace`` shape: each datagram's message
+    type (named by :func:`harness.seams.message_type`, as in ``run --trace`` lines),
+    direction, time and size."""
+    return [
+        {
+            "t_ms": packet.time_ms,
+            "direction": packet.direction,
+            "opcode": message_type(packet.data),
+            "size": len(packet.data),
+        }
+        for packet in report.trace
+    ]
 
 
 def _run_figures(report: RunReport) -> dict[str, Any]:

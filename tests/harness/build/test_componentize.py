@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.build import componentize
 from harness.build.componentize import (
     BuildError,
     build_all,
@@ -13,7 +14,7 @@ from harness.build.componentize import (
     input_key,
     is_current,
 )
-from harness.build.specs import CORE, ComponentSpec
+from harness.build.specs import CORE, SPIKE, ComponentSpec
 from harness.project import WIT_DIR
 
 
@@ -61,6 +62,27 @@ def test_nothing_is_current_without_its_key_file(tmp_path: Path) -> None:
 def test_unknown_component_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="unknown component"):
         build_all(tmp_path, names=["core", "nonesuch"])
+
+
+def test_the_spike_is_built_only_when_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+
+    def record(spec: ComponentSpec, *args: object, **kwargs: object) -> str:
+        built.append(spec.name)
+        return spec.name
+
+    monkeypatch.setattr(componentize, "build_component", record)
+    build_all(tmp_path)
+    assert built == ["core", "loopback"]
+    built.clear()
+    build_all(tmp_path, names=["spike"])
+    assert built == ["spike"]
+    # A real WASI command: no --stub-wasi, and matter_core on its path.
+    assert not SPIKE.stub_wasi
+    assert any(path.name == "core" for path in SPIKE.python_paths)
+    assert input_key(SPIKE) != input_key(CORE)
 
 
 @pytest.mark.slow

@@ -105,7 +105,7 @@ def test_run_short_salt_is_a_clear_error() -> None:
 
 def test_run_trace_file_has_json_lines(tmp_path: Path) -> None:
     trace = tmp_path / "deep" / "trace.jsonl"
-    result = _invoke("run", "--native", "--seed", "4", "--trace", str(trace))
+    result = _invoke("run", "--native", "--seed", "4", "--trace", str(trace), "--mkdir")
     _transcript(result)
     lines = trace.read_text().splitlines()
     count = re.search(r"(\d+) datagrams", result.stdout)
@@ -118,6 +118,63 @@ def test_run_trace_file_has_json_lines(tmp_path: Path) -> None:
         assert isinstance(record["time_ms"], int)
         assert record["size"] == len(bytes.fromhex(record["bytes"])) > 0
     assert records[0]["direction"] == "commissioner->commissionee"
+    # Each line names its message: the handshake in order, then the secured probe.
+    handshake = [r["message_type"] for r in records if r["message_type"] != "StandaloneAck"]
+    assert handshake[:6] == [
+        "PBKDFParamRequest",
+        "PBKDFParamResponse",
+        "Pake1",
+        "Pake2",
+        "Pake3",
+        "StatusReport",
+    ]
+    assert set(handshake[6:]) == {"Secured"}
+    assert "StandaloneAck" in {r["message_type"] for r in records}
+
+
+def test_run_trace_refuses_a_missing_directory_before_running(tmp_path: Path) -> None:
+    trace = tmp_path / "missing" / "trace.jsonl"
+    result = _invoke("run", "--native", "--seed", "4", "--trace", str(trace))
+    _assert_clean_error(result, 2)
+    assert f"the directory {trace.parent} does not exist" in result.stderr
+    assert "--mkdir" in result.stderr
+    assert "PASE-RUNS-OK" not in result.output  # refused before the run
+    assert not trace.parent.exists()
+
+
+def test_run_trace_refuses_a_directory_or_a_file_in_the_way(tmp_path: Path) -> None:
+    result = _invoke("run", "--native", "--trace", str(tmp_path), "--mkdir")
+    _assert_clean_error(result, 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _invoke("run", "--native", "--trace", str(blocker / "trace.jsonl"), "--mkdir")
+    _assert_clean_error(result, 2)
+    assert f"{blocker} is not a directory" in result.stderr
+
+
+def test_mkdir_without_trace_is_a_usage_error() -> None:
+    result = _invoke("run", "--native", "--mkdir")
+    _assert_clean_error(result, 2)
+    assert "--mkdir only applies" in result.output
+
+
+def test_peer_trace_refuses_a_missing_directory_before_anything(tmp_path: Path) -> None:
+    trace = tmp_path / "missing" / "trace.jsonl"
+    result = _invoke(
+        "peer",
+        "--role",
+        "commissioner",
+        "--connect",
+        "127.0.0.1:9",
+        "--native",
+        "--passcode",
+        "20202021",
+        "--trace",
+        str(trace),
+    )
+    _assert_clean_error(result, 2)
+    assert "does not exist" in result.stderr
+    assert "CONNECTING" not in result.output
 
 
 # --------------------------------------------------------------------------- build, inspect

@@ -607,6 +607,17 @@ def test_cli_peers_in_two_processes(core_path: Path, tmp_path: Path) -> None:
     out_, in_ = LOCAL_TO_PEER, PEER_TO_LOCAL
     assert [r["direction"] for r in records] == [out_, in_, out_, out_, in_, out_, in_, out_, out_]
     assert all(len(bytes.fromhex(r["bytes"])) == r["size"] for r in records)
+    assert [r["message_type"] for r in records] == [
+        "PBKDFParamRequest",
+        "PBKDFParamResponse",
+        "StandaloneAck",
+        "Pake1",
+        "Pake2",
+        "Pake3",
+        "StatusReport",
+        "StandaloneAck",
+        "Secured",
+    ]
 
 
 # -- strangers and lingering ----------------------------------------------------------------

@@ -127,3 +127,16 @@ def test_c5_fails_when_the_fault_misses_pake1(monkeypatch: pytest.MonkeyPatch) -
     assert evidence.verdict is Verdict.FAIL
     assert "corrupted-datagram: both roles must fail" in evidence.message
     assert "truncated-message: both roles must fail" in evidence.message
+
+
+def test_the_trace_figure_names_each_message_as_the_trace_lines_do() -> None:
+    from harness.evidence.ledger_schema import trace_problem
+    from harness.seams import message_type
+
+    report = run_native(RunConfig(seed=7))
+    figure = runs.trace_figure(report)
+    assert trace_problem(figure) is None
+    assert [item["opcode"] for item in figure] == [message_type(p.data) for p in report.trace]
+    names = [item["opcode"] for item in figure]
+    assert names[:2] == ["PBKDFParamRequest", "PBKDFParamResponse"]
+    assert {"Pake1", "Pake2", "Pake3", "StatusReport", "StandaloneAck", "Secured"} <= set(names)
