@@ -30,12 +30,15 @@ EXPORTS = {
     "ComposeResult": "composer",
     "ComposedArtifact": "compositions",
     "Graph": "graph",
+    "GraphRoles": "graph",
+    "ROLE_DEFAULTS": "graph",
     "build_all": "componentize",
     "build_component": "componentize",
     "componentize_py_version": "componentize",
     "compose": "composer",
     "compose_cached": "compositions",
     "compose_to_file": "compositions",
+    "composed_roles": "compositions",
     "load_graph": "graph",
 }
 
@@ -50,8 +53,13 @@ if TYPE_CHECKING:
         componentize_py_version,
     )
     from harness.build.composer import ComposeResult, compose
-    from harness.build.compositions import ComposedArtifact, compose_cached, compose_to_file
-    from harness.build.graph import Graph, load_graph
+    from harness.build.compositions import (
+        ComposedArtifact,
+        compose_cached,
+        compose_to_file,
+        composed_roles,
+    )
+    from harness.build.graph import ROLE_DEFAULTS, Graph, GraphRoles, load_graph
     from harness.build.jco import (
         JSHOST_DIR,
         JsRuntimeError,
@@ -70,12 +78,14 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPONENTS",
     "JSHOST_DIR",
+    "ROLE_DEFAULTS",
     "BuildError",
     "BuildResult",
     "ComponentSpec",
     "ComposeResult",
     "ComposedArtifact",
     "Graph",
+    "GraphRoles",
     "JsRuntimeError",
     "NodeInfo",
     "NodeNotFoundError",
@@ -89,6 +99,7 @@ __all__ = [
     "compose",
     "compose_cached",
     "compose_to_file",
+    "composed_roles",
     "ensure_npm_deps",
     "find_node",
     "load_graph",
