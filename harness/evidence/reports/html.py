@@ -19,6 +19,7 @@ from harness.evidence.ledger import Record
 from harness.evidence.ledger_schema import DIRECTIONS
 from harness.evidence.reports.model import (
     MISSING,
+    NOT_APPLICABLE,
     EvidenceReport,
     format_value,
     one_line,
@@ -31,7 +32,14 @@ MAX_DIAGRAM_MESSAGES = 200
 COLOURS = {"forward": "#2f5fa8", "back": "#2d7a3e"}
 """Arrow colours: commissioner -> commissionee, and the way back."""
 
-LABELS = {"pass": "pass", "fail": "fail", "error": "error", "skip": "skip", MISSING: "no evidence"}
+LABELS = {
+    "pass": "pass",
+    "fail": "fail",
+    "error": "error",
+    "skip": "skip",
+    NOT_APPLICABLE: "not applicable",
+    MISSING: "no evidence",
+}
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -50,6 +58,7 @@ code, .hash { font-family: ui-monospace, monospace; font-size: .9em; }
 .v-fail { background: #fde0e0; color: #8a1414; }
 .v-error { background: #fbe3c7; color: #7a3b00; }
 .v-skip, .v-missing { background: #e8ebf0; color: #444c58; }
+.v-not-applicable { background: #eef0f6; color: #3d4a66; border: 1px dashed #8a94aa; }
 .banner { background: #8a1414; color: #fff; padding: .8em 1em; border-radius: .3em;
           font-weight: 600; }
 .gate-pass { color: #135e24; } .gate-fail { color: #8a1414; }
@@ -163,6 +172,20 @@ def _claims_section(report: EvidenceReport) -> str:
         )
     headers = ["Claim", "Statement", "Gates CI", "Verdict", "Key figure", "Duration", "Evidence"]
     return "<h2>Claims</h2>" + _table(headers, rows)
+
+
+def _not_applicable_section(report: EvidenceReport) -> str:
+    if not report.not_applicable:
+        return ""
+    items = "".join(
+        f"<li><strong>{esc(row.claim_id)}</strong> "
+        f"({'gated' if row.gates_ci else 'not gated'}): {badge(row.verdict)} {esc(row.why)}</li>"
+        for row in report.not_applicable
+    )
+    return (
+        "<h2>Not applicable to this graph</h2><p>These claims need something the gated "
+        f"graph lacks; they are not proven for it, and do not fail the gate.</p><ul>{items}</ul>"
+    )
 
 
 def _owed_section(report: EvidenceReport) -> str:
@@ -325,6 +348,7 @@ def render(report: EvidenceReport) -> str:
         summary,
         _claims_section(report),
         _owed_section(report),
+        _not_applicable_section(report),
         _changes_section(report),
         _traceability_section(report),
         _handshake_section(report),

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from harness.evidence.reports.model import MISSING, ClaimRow, EvidenceReport, xml_safe
+from harness.evidence.reports.model import (
+    MISSING,
+    NOT_APPLICABLE,
+    ClaimRow,
+    EvidenceReport,
+    xml_safe,
+)
 
 SUITE_NAME = "matter-verified-core-harness gate"
 
@@ -35,6 +41,8 @@ def _testcase(parent: ET.Element, row: ClaimRow, run_id: str | None) -> None:
         ET.SubElement(case, "error", {"type": "error", "message": summary}).text = detail
     elif row.verdict == "skip":
         ET.SubElement(case, "skipped", {"message": summary})
+    elif row.verdict == NOT_APPLICABLE:
+        ET.SubElement(case, "skipped", {"message": f"not applicable: {summary}"})
     elif row.verdict == MISSING:
         message = f"no evidence record for {row.claim_id} in run {run_id}"
         if row.gates_ci:
@@ -54,7 +62,7 @@ def render(report: EvidenceReport) -> str:
     counts = report.counts
     missing = [r for r in report.rows if r.verdict == MISSING]
     failures = counts["fail"] + sum(1 for r in missing if r.gates_ci)
-    skipped = counts["skip"] + sum(1 for r in missing if not r.gates_ci)
+    skipped = counts["skip"] + counts[NOT_APPLICABLE] + sum(1 for r in missing if not r.gates_ci)
     totals = {
         "tests": str(len(report.rows)),
         "failures": str(failures),

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import html
 
-from harness.evidence.reports.model import MISSING, EvidenceReport, one_line
+from harness.evidence.reports.model import MISSING, NOT_APPLICABLE, EvidenceReport, one_line
 
 MARKERS: dict[str, str] = {
     "pass": "✅ pass",
     "fail": "❌ fail",
     "error": "💥 error",
     "skip": "⏭️ skip",
+    NOT_APPLICABLE: "➖ not applicable",
     MISSING: "⚪ no evidence",
 }
 
@@ -46,7 +47,9 @@ def render(report: EvidenceReport) -> str:
         else "ledger **failed verification**"
     )
     out += [
-        f"{gate} — {report.gated_passing}/{report.gated_total} gated claims pass · {ledger}",
+        f"{gate} — {report.gated_passing}/{report.gated_total} gated claims pass"
+        + (f", {len(report.not_applicable)} not applicable" if report.not_applicable else "")
+        + f" · {ledger}",
         "",
         "| Claim | Statement | Verdict | Key figure | Evidence |",
         "|---|---|---|---|---|",
@@ -70,6 +73,11 @@ def render(report: EvidenceReport) -> str:
             )
     else:
         out.append("Nothing owed: every gated claim has passing evidence.")
+    if report.not_applicable:
+        out += ["", "### Not applicable to this graph", ""]
+        for row in report.not_applicable:
+            gated = "gated" if row.gates_ci else "not gated"
+            out.append(f"- **{cell(row.claim_id)}** ({gated}): {cell(row.why, 400)}")
     if report.changes is not None:
         since = f"`{cell(report.previous_run_id)}`" if report.previous_run_id else "(none)"
         out += ["", f"### Changed since run {since}", ""]

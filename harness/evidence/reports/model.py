@@ -49,7 +49,10 @@ from harness.evidence.traceability import (
 MISSING = "missing"
 """The verdict shown for a claim with no record in the run."""
 
-VERDICT_ORDER: tuple[str, ...] = ("pass", "fail", "error", "skip", MISSING)
+NOT_APPLICABLE = "not-applicable"
+"""The verdict of a claim that needs something the gated graph lacks (never a pass)."""
+
+VERDICT_ORDER: tuple[str, ...] = ("pass", "fail", "error", "skip", NOT_APPLICABLE, MISSING)
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -196,6 +199,11 @@ class EvidenceReport:
         return {v: sum(1 for row in self.rows if row.verdict == v) for v in VERDICT_ORDER}
 
     @property
+    def not_applicable(self) -> tuple[ClaimRow, ...]:
+        """The claims recorded as not applicable to the gated graph, with their reasons."""
+        return tuple(row for row in self.rows if row.verdict == NOT_APPLICABLE)
+
+    @property
     def gated_total(self) -> int:
         """Return the number of gated claims."""
         return sum(1 for row in self.rows if row.gates_ci)
@@ -280,7 +288,8 @@ def _last_per_claim(records: Iterable[Record]) -> dict[str, Record]:
 def _owed(rows: Iterable[ClaimRow]) -> tuple[OwedItem, ...]:
     owed: list[OwedItem] = []
     for row in rows:
-        if not row.known or row.verdict == "pass":
+        if not row.known or row.verdict in ("pass", NOT_APPLICABLE):
+            # Not applicable is reported apart (its reason), never as evidence owed.
             continue
         if not row.gates_ci and row.verdict == MISSING:
             continue
