@@ -129,7 +129,11 @@ def schema_problem(body: Mapping[str, Any]) -> str | None:
     if body["reason"] is not None and not isinstance(body["reason"], str):
         return "reason must be text or null"
     if body["verdict"] in ("skip", "not-applicable") and not (body["reason"] or "").strip():
-        return f"a {body['verdict']} verdict needs a reason"
+        return (
+            "a skip needs a reason"
+            if body["verdict"] == "skip"
+            else "a not-applicable verdict needs a reason"
+        )
     if not isinstance(body["message"], str):
         return "message must be text"
     problem = _timestamp_problem(body["started_at"])

@@ -79,7 +79,14 @@ def test_model_joins_the_latest_run_with_the_claims(report: EvidenceReport) -> N
     assert report.ledger_ok and report.ledger_banner() is None
     verdicts = {row.claim_id: row.verdict for row in report.rows}
     assert verdicts["C7"] == "error" and verdicts["C5"] == "pass"
-    assert report.counts == {"pass": 9, "fail": 0, "error": 1, "skip": 0, MISSING: 0}
+    assert report.counts == {
+        "pass": 9,
+        "fail": 0,
+        "error": 1,
+        "skip": 0,
+        "not-applicable": 0,
+        MISSING: 0,
+    }
     assert [(o.claim_id, o.gates_ci) for o in report.owed] == [("C7", True)]
     assert not report.gate_ok
     assert (report.gated_passing, report.gated_total) == (9, 10)
