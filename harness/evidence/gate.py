@@ -455,8 +455,8 @@ def _result(
         lines.append(
             f"GATE-PASSED: {passed} of {len(outcomes)} claims{selected} verified (run {run_id})"
         )
-    if not_applicable:
-        lines.append("not applicable to this graph: " + ", ".join(not_applicable))
     else:
         lines.insert(0, f"GATE-FAILED (run {run_id})")
+    if not_applicable:
+        lines.append("not applicable to this graph: " + ", ".join(not_applicable))
     return GateResult(run_id, outcomes, ledger_path, ok, "\n".join(lines))
