@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from harness.supply.chain import ComponentRejected, SupplyChain, read_component
 from harness.supply.settings import TrustMode
-from harness.supply.signature_format import SignatureError
+from harness.supply.signature_format import MalformedComponent, SignatureError
 from harness.supply.signing import NoSignature, TamperedComponent
 from harness.supply.trust import check_component
 
@@ -66,6 +66,10 @@ def admit_foreign(chain: SupplyChain, path: Path, *, require_signed: bool = Fals
     except NoSignature as exc:
         status, detail = "unsigned", exc.message
     except TamperedComponent as exc:
+        raise ComponentRejected(
+            f"refusing {path}: {exc.message}", path=str(path), cause=exc
+        ) from exc
+    except MalformedComponent as exc:
         raise ComponentRejected(
             f"refusing {path}: {exc.message}", path=str(path), cause=exc
         ) from exc
