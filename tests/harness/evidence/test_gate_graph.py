@@ -72,7 +72,7 @@ export = "matter:pase/loopback-stats@0.1.0"
 as = "link-stats"
 '''
     if faults:
-        text += f"""[[exports]]
+        text += """[[exports]]
 instance = "wire"
 export = "matter:pase/link-faults@0.1.0"
 as = "link-faults"
