@@ -32,12 +32,15 @@ EXPORTS = {
     "ON_REQUEST": "specs",
     "SPIKE": "specs",
     "Graph": "graph",
+    "GraphRoles": "graph",
+    "ROLE_DEFAULTS": "graph",
     "build_all": "componentize",
     "build_component": "componentize",
     "componentize_py_version": "componentize",
     "compose": "composer",
     "compose_cached": "compositions",
     "compose_to_file": "compositions",
+    "composed_roles": "compositions",
     "load_graph": "graph",
 }
 
@@ -52,8 +55,13 @@ if TYPE_CHECKING:
         componentize_py_version,
     )
     from harness.build.composer import ComposeResult, compose
-    from harness.build.compositions import ComposedArtifact, compose_cached, compose_to_file
-    from harness.build.graph import Graph, load_graph
+    from harness.build.compositions import (
+        ComposedArtifact,
+        compose_cached,
+        compose_to_file,
+        composed_roles,
+    )
+    from harness.build.graph import ROLE_DEFAULTS, Graph, GraphRoles, load_graph
     from harness.build.jco import (
         JSHOST_DIR,
         JsRuntimeError,
@@ -73,6 +81,7 @@ __all__ = [
     "COMPONENTS",
     "JSHOST_DIR",
     "ON_REQUEST",
+    "ROLE_DEFAULTS",
     "SPIKE",
     "BuildError",
     "BuildResult",
@@ -80,6 +89,7 @@ __all__ = [
     "ComposeResult",
     "ComposedArtifact",
     "Graph",
+    "GraphRoles",
     "JsRuntimeError",
     "NodeInfo",
     "NodeNotFoundError",
@@ -93,6 +103,7 @@ __all__ = [
     "compose",
     "compose_cached",
     "compose_to_file",
+    "composed_roles",
     "ensure_npm_deps",
     "find_node",
     "load_graph",

@@ -520,6 +520,7 @@ def _manifest(
             {"instance": e.instance, "export": e.export, "as": e.name} for e in graph.exports
         ],
         "imports": list(outer_imports),
+        "roles": dict(graph.roles.to_json()),
     }
 
 

@@ -17,15 +17,17 @@ from pathlib import Path
 
 from harness import progress as progress_lines
 from harness.build.composer import ComposeResult, compose
-from harness.build.graph import Graph, load_graph
+from harness.build.graph import Graph, GraphRoles, load_graph
 from harness.errors import ComponentFileError, ComposedRunError
 from harness.project import atomic_write
 from harness.runtime import Runtime
 from harness.supply import SupplyChain, VerifiedComponent
+from harness.wasm_binary import read_manifest
 
 #: Part of every cache key; "2": compositions are signed and record their content digest;
-#: "3": exported instances carry their own instance types (type ascriptions).
-COMPOSER_FORMAT = "3"
+#: "3": exported instances carry their own instance types (type ascriptions); "4": the
+#: manifest records the graph's roles.
+COMPOSER_FORMAT = "4"
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def graph_key(graph: Graph, graph_path: Path, node_digests: Mapping[str, str] | 
     digest = hashlib.sha256(f"composer-format:{COMPOSER_FORMAT}\n".encode())
     digest.update(hashlib.sha256(graph_path.read_bytes()).digest())
     for node in graph.nodes:
-        digest.update(node.name.encode() + b"\0")
+        digest.update(node.name.encode() + b"\0" + node.path_text.encode() + b"\0")
         if node_digests is not None:
             digest.update(bytes.fromhex(node_digests[node.name]))
             continue
@@ -84,6 +86,13 @@ def verify_nodes(graph: Graph, supply_chain: SupplyChain) -> dict[str, VerifiedC
     return verified
 
 
+def composed_roles(data: bytes) -> GraphRoles:
+    """The roles recorded in a composed component's manifest (the defaults when it records
+    none: a composition made before roles were recorded, or by another tool)."""
+    manifest = read_manifest(data)
+    return GraphRoles.from_json(None if manifest is None else manifest.get("roles"))
+
+
 def compose_cached(
     graph_path: Path,
     runtime: Runtime,
@@ -91,15 +100,19 @@ def compose_cached(
     *,
     supply_chain: SupplyChain | None = None,
     progress: Callable[[str], None] | None = None,
+    node_paths: Mapping[str, Path] | None = None,
 ) -> ComposedArtifact:
     """Compose ``graph_path`` unless a composition of the same inputs is already built.
 
-    The node files are verified first and the composition is keyed by their digests; the
+    ``node_paths`` replaces the files of the nodes it names (``gate --component``). The
+    node files are verified first and the composition is keyed by their digests; the
     result (new or cached) is signed with the build signer, verified, and checked to nest
     exactly the verified files.
     """
     chain = supply_chain or SupplyChain.local(None, build_dir)
     graph = load_graph(graph_path)
+    if node_paths:
+        graph = graph.with_paths(node_paths)
     nodes = verify_nodes(graph, chain)
     key = graph_key(graph, graph_path, {name: v.sha256 for name, v in nodes.items()})
     out_dir = build_dir / "composed"

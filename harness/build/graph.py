@@ -30,6 +30,12 @@ A graph file is TOML. Paths are relative to the graph file's directory. Example:
     export = "matter:pase/session-control@0.1.0"
     as = "commissioner-control"        # optional, defaults to the export name
 
+    [roles]                            # optional: which surfaced export plays which part
+    commissioner = "commissioner-control"   # session control of the PASE initiator
+    commissionee = "commissionee-control"   # session control of the PASE responder
+    transport-stats = "transport-stats"     # optional: the link's packet counters
+    transport-faults = "transport-faults"   # optional: the link's fault injection
+
 Rules:
 
 - ``[instances]`` may be left out: each node is then instantiated once, under its own
@@ -39,6 +45,12 @@ Rules:
   component, shared by every instance that leaves it open.
 - An import listed in ``require_wired`` (graph-wide or per instance) that ends up open
   is an error.
+- ``[roles]`` names, for each role of a PASE run, the surfaced export (an ``as`` name
+  of ``[[exports]]``) that plays it; a role naming an export the graph does not surface
+  is an error. A role left out defaults to the export of that role's conventional name
+  (``commissioner-control``, ``commissionee-control``, ``transport-stats``,
+  ``transport-faults``) when the graph surfaces one, and is absent otherwise (the
+  claims that need it are then not applicable to the graph).
 - Names of nodes and instances start with a letter and use letters, digits, ``-`` and
   ``_``. Unknown keys anywhere are errors, so a typo never silently changes the graph.
 
@@ -51,12 +63,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import GraphError
 from harness.project import load_toml
+from harness.wit import (
+    COMMISSIONEE_EXPORT,
+    COMMISSIONER_EXPORT,
+    TRANSPORT_FAULTS_EXPORT,
+    TRANSPORT_STATS_EXPORT,
+)
 
 ALL_IMPORTS: Literal["*"] = "*"
 
@@ -112,6 +130,63 @@ class OuterExport:
     name: str
 
 
+#: The roles a graph may declare in ``[roles]``, with the export name each defaults to.
+ROLE_DEFAULTS: Mapping[str, str] = {
+    "commissioner": COMMISSIONER_EXPORT,
+    "commissionee": COMMISSIONEE_EXPORT,
+    "transport-stats": TRANSPORT_STATS_EXPORT,
+    "transport-faults": TRANSPORT_FAULTS_EXPORT,
+}
+
+
+@dataclass(frozen=True)
+class GraphRoles:
+    """Which surfaced export of a composed graph plays which part in a PASE run.
+
+    ``None``: the graph has nothing in that role. The defaults are the project's own
+    graph's export names (``components/graphs/pase-loopback.toml``).
+    """
+
+    commissioner: str | None = COMMISSIONER_EXPORT
+    commissionee: str | None = COMMISSIONEE_EXPORT
+    transport_stats: str | None = TRANSPORT_STATS_EXPORT
+    transport_faults: str | None = TRANSPORT_FAULTS_EXPORT
+
+    def get(self, role: str) -> str | None:
+        """The export playing ``role`` (a key of :data:`ROLE_DEFAULTS`), or None."""
+        if role not in ROLE_DEFAULTS:
+            raise KeyError(role)
+        value: str | None = getattr(self, role.replace("-", "_"))
+        return value
+
+    def require(self, role: str, where: str) -> str:
+        """The export playing ``role``; a :class:`GraphError` naming ``where`` if none does."""
+        name = self.get(role)
+        if name is None:
+            raise GraphError(
+                f"{where} has no {role} role: no [roles] entry and no export named "
+                f"{ROLE_DEFAULTS[role]!r}",
+                hint=f"surface the export and name it in the graph's [roles] table "
+                f'({role} = "...")',
+            )
+        return name
+
+    def to_json(self) -> dict[str, str | None]:
+        """The roles as recorded in a composition manifest (role name to export or null)."""
+        return {role: self.get(role) for role in ROLE_DEFAULTS}
+
+    @classmethod
+    def from_json(cls, data: object, where: str = "composition manifest") -> GraphRoles:
+        """Roles as :meth:`to_json` wrote them; absent (older manifests): the defaults."""
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping) or not all(
+            isinstance(data.get(role), str | type(None)) for role in ROLE_DEFAULTS
+        ):
+            raise GraphError(f"{where}: 'roles' is not a table of role names to exports")
+        return cls(**{role.replace("-", "_"): data.get(role) for role in ROLE_DEFAULTS})
+
+
 @dataclass(frozen=True)
 class Graph:
     """A checked composition graph (see the module docstring for the file format)."""
@@ -123,6 +198,7 @@ class Graph:
     exports: tuple[OuterExport, ...]
     require_wired: tuple[str, ...] = ()
     description: str = ""
+    roles: GraphRoles = GraphRoles()
 
     def node(self, name: str) -> Node:
         """The node called ``name``."""
@@ -137,6 +213,37 @@ class Graph:
             if instance.name == name:
                 return instance
         raise GraphError(f"{self.source}: unknown instance {name!r}")
+
+    def role_instance(self, role: str) -> Instance | None:
+        """The instance whose export plays ``role``, or None when no export does."""
+        name = self.roles.get(role)
+        for export in self.exports:
+            if export.name == name:
+                return self.instance(export.instance)
+        return None
+
+    def role_node(self, role: str) -> Node | None:
+        """The node (component file) of the instance playing ``role``, or None."""
+        instance = self.role_instance(role)
+        return None if instance is None else self.node(instance.node)
+
+    def with_paths(self, paths: Mapping[str, Path]) -> Graph:
+        """This graph with the files of the nodes named in ``paths`` replaced."""
+        known = [node.name for node in self.nodes]
+        unknown = sorted(set(paths) - set(known))
+        if unknown:
+            raise GraphError(
+                f"{self.source} has no node {unknown[0]!r} to replace (its nodes: "
+                + ", ".join(known)
+                + ")"
+            )
+        nodes = tuple(
+            Node(node.name, paths[node.name].resolve(), str(paths[node.name]))
+            if node.name in paths
+            else node
+            for node in self.nodes
+        )
+        return replace(self, nodes=nodes)
 
 
 def load_graph(path: Path | str) -> Graph:
@@ -210,7 +317,7 @@ def parse_graph(data: Mapping[str, Any], *, base_dir: Path, source: str = "<grap
         data,
         "top level",
         {"nodes"},
-        {"instances", "wiring", "exports", "require_wired", "description"},
+        {"instances", "wiring", "exports", "require_wired", "description", "roles"},
     )
     description = ""
     if "description" in data:
@@ -221,15 +328,47 @@ def parse_graph(data: Mapping[str, Any], *, base_dir: Path, source: str = "<grap
     nodes = _parse_nodes(check, data["nodes"], base_dir)
     instances = _parse_instances(check, data, nodes)
     names = {instance.name for instance in instances}
+    exports = _parse_exports(check, data.get("exports", []), names)
     return Graph(
         source=source,
         nodes=nodes,
         instances=instances,
         wiring=_parse_wiring(check, data.get("wiring", []), names),
-        exports=_parse_exports(check, data.get("exports", []), names),
+        exports=exports,
         require_wired=require_wired,
         description=description,
+        roles=_parse_roles(check, data.get("roles"), exports),
     )
+
+
+def _parse_roles(check: _Checker, table: Any, exports: tuple[OuterExport, ...]) -> GraphRoles:
+    """``[roles]``: each role names a surfaced export; a role left out takes its default
+    name when the graph surfaces it, else it is absent."""
+    surfaced = [export.name for export in exports]
+    declared: Mapping[str, Any] = {}
+    if table is not None:
+        declared = check.table(table, "[roles]")
+        check.keys(declared, "[roles]", set(), set(ROLE_DEFAULTS))
+    chosen: dict[str, str | None] = {}
+    for role, default in ROLE_DEFAULTS.items():
+        if role in declared:
+            name = check.string(declared[role], f"[roles] {role}")
+            if name not in surfaced:
+                raise check.fail(
+                    f"[roles] {role}",
+                    f"{name!r} is not an export the graph surfaces (it surfaces: "
+                    + (", ".join(surfaced) or "nothing")
+                    + ")",
+                )
+            chosen[role.replace("-", "_")] = name
+        else:
+            chosen[role.replace("-", "_")] = default if default in surfaced else None
+    both = chosen["commissioner"]
+    if both is not None and both == chosen["commissionee"]:
+        raise check.fail(
+            "[roles]", f"commissioner and commissionee both name {both!r}: each needs its own"
+        )
+    return GraphRoles(**chosen)
 
 
 def _parse_nodes(check: _Checker, table: Any, base_dir: Path) -> tuple[Node, ...]:

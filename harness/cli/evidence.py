@@ -10,6 +10,7 @@ import click
 from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
+    GraphPath,
     announce,
     announce_ledger,
     build_dir_option,
@@ -19,6 +20,21 @@ from harness.cli.options import (
     settings,
     trust_options,
 )
+
+
+def node_files(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, Path]:
+    """``--component NODE=PATH`` values as a mapping (a node named twice is an error)."""
+    found: dict[str, Path] = {}
+    for value in values:
+        node, sep, path = value.partition("=")
+        if not sep or not node or not path:
+            raise click.BadParameter(f"{value!r} is not NODE=PATH, e.g. core=/tmp/other-core.wasm")
+        if node in found:
+            raise click.BadParameter(f"node {node!r} is given twice")
+        found[node] = Path(path)
+    return found
 
 
 @cli.command()
@@ -47,6 +63,31 @@ from harness.cli.options import (
     help="Run only this claim (repeatable), e.g. --claim C8 --claim C9; the gate then "
     "passes on those alone. Default: every claim.",
 )
+@click.option(
+    "--graph",
+    type=GraphPath(),
+    default=None,
+    help="The graph to gate (a graph file; its [roles] say which export plays which "
+    "part) [default: components/graphs/pase-loopback.toml with the components this "
+    "project builds].",
+)
+@click.option(
+    "--component",
+    "components",
+    multiple=True,
+    metavar="NODE=PATH",
+    callback=node_files,
+    help="Replace the file of the graph's node NODE (repeatable), e.g. "
+    "--component core=/tmp/other-core.wasm. A file that is not one of this project's "
+    "build outputs is never built: it must exist.",
+)
+@click.option(
+    "--require-signed",
+    is_flag=True,
+    help="Refuse (exit 1) a component from outside the project unless a key in the "
+    "trust store signs it. Without it such a component is recorded as unsigned (or "
+    "signed by an untrusted key) and run; S1 is then not applicable.",
+)
 @memory_budget_option
 @build_dir_option
 @trust_options
@@ -57,6 +98,9 @@ def gate(
     report_file: Path | None,
     no_coverage: bool,
     only: tuple[str, ...],
+    graph: Path | None,
+    components: dict[str, Path],
+    require_signed: bool,
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -70,9 +114,21 @@ def gate(
 
     Without --signing-key the gate signs what it builds with a key generated for this run
     and trusts only that key; with one, it uses that key and the trust store.
+
+    Any graph (--graph, --component): every claim that applies to the graph runs against
+    the components it names; one that needs something the graph lacks (a transport-faults
+    role for C9, transport-stats for C3's counters, a core built from this project for
+    E1/E2/E3) is recorded not-applicable with the reason, and does not fail the gate.
+    Claims about one core file run once per distinct core file of a heterogeneous
+    graph. Components from outside the project are checked against the trust store
+    before anything is compiled: signed by a trusted key, signed by an untrusted key, or
+    unsigned, recorded in the evidence and accepted (then endorsed by the gate's run key,
+    so a change during the run is still refused), unless --require-signed; a component
+    changed after a trusted key signed it is always refused.
     """
     from harness.evidence import REGISTRY, load_artifacts, load_claims, render_ledger, run_gate
     from harness.evidence import select_claims as claims_named
+    from harness.project import DEFAULT_GRAPH
     from harness.runtime import Limits
     from harness.supply import SupplyChain
 
@@ -88,6 +144,9 @@ def gate(
         min_claims=min_claims,
         measure_coverage=not no_coverage,
         only=only,
+        graph=graph if graph is not None else DEFAULT_GRAPH,
+        components=components,
+        require_signed=require_signed,
         progress=progress,
         limits=Limits(memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None),
     )

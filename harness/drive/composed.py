@@ -5,9 +5,15 @@ crosses the component-to-component seam between a core and the loopback transpor
 the counters are read from the transport component. Composing and caching the graph is
 :mod:`harness.build.compositions`' job.
 
+Which surfaced export plays which part (commissioner and commissionee session control,
+transport statistics, link faults) is the graph's ``[roles]``, recorded in the composed
+component's manifest (:func:`~harness.build.compositions.composed_roles`); the graph may
+leave out the statistics and faults roles, and then a run has no transport counters and
+cannot apply link faults.
+
 Link faults (``RunConfig.faults``) and a link adversary are applied by the transport
 component itself: the host passes the plan and the run's fault seed material through
-the graph's ``transport-faults`` export (:class:`GraphLink`), so the same seed gives the
+the graph's ``transport-faults`` role (:class:`GraphLink`), so the same seed gives the
 same fault decisions as over the host loopback.
 """
 
@@ -17,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.build import GraphRoles, composed_roles
 from harness.drive.config import RunConfig
 from harness.drive.driver import LinkAdversary
 from harness.drive.placements import RunReport, Seams, drive_and_prove, handshake_params
@@ -25,22 +32,22 @@ from harness.errors import ComposedRunError, RunConfigError
 from harness.runtime import GuestCall, Runtime, field, record
 from harness.seams import FAULT_KINDS, FaultCounts, FaultEvent, FaultPlan, fault_seed_material
 from harness.supply import SupplyChain, VerifiedComponent
-from harness.wit import (
-    COMMISSIONEE,
-    COMMISSIONEE_EXPORT,
-    COMMISSIONER,
-    COMMISSIONER_EXPORT,
-    TRANSPORT_FAULTS_EXPORT,
-    TRANSPORT_STATS_EXPORT,
-)
+from harness.wit import COMMISSIONEE, COMMISSIONER, TRANSPORT_FAULTS_EXPORT
 
 
 class GraphLink:
-    """The link inside the composed graph, driven through its ``transport-faults`` export
-    (the driver's :class:`~harness.drive.driver.Link`)."""
+    """The link inside the composed graph, driven through its ``transport-faults`` role
+    (``export``; the driver's :class:`~harness.drive.driver.Link`)."""
 
-    def __init__(self, guest: GuestCall, plan: FaultPlan, seed: bytes) -> None:
+    def __init__(
+        self,
+        guest: GuestCall,
+        plan: FaultPlan,
+        seed: bytes,
+        export: str = TRANSPORT_FAULTS_EXPORT,
+    ) -> None:
         self.guest = guest
+        self.export = export
         wit_plan = record(
             drop=plan.drop,
             corrupt=plan.corrupt,
@@ -53,7 +60,7 @@ class GraphLink:
             raise ComposedRunError(f"the transport component refused the fault plan: {refusal}")
 
     def _call(self, name: str, *args: Any) -> Any:
-        return self.guest.call(TRANSPORT_FAULTS_EXPORT, name, *args)
+        return self.guest.call(self.export, name, *args)
 
     def next_release_ms(self) -> int | None:
         """When the transport component next releases a held or delayed datagram."""
@@ -97,13 +104,16 @@ def run_composed(
     supply_chain: SupplyChain | None = None,
     verified: VerifiedComponent | None = None,
     adversary: LinkAdversary | None = None,
+    roles: GraphRoles | None = None,
 ) -> RunReport:
     """One instance of the composed graph; the driver talks to both roles' exports.
 
     The composed component is verified by ``supply_chain`` (default: the configured trust
     plus the build key of the build directory it lies in), unless ``verified`` already
-    holds its verified bytes (from :func:`compose_cached`). ``config.faults`` and
-    ``adversary`` act on the link inside the graph (see the module docstring).
+    holds its verified bytes (from :func:`compose_cached`). ``roles`` (default: those its
+    manifest records) say which export plays which part. ``config.faults`` and
+    ``adversary`` act on the link inside the graph (see the module docstring) and need
+    its ``transport-faults`` role.
     """
     if config.fault is not None:
         # The index-based fault wraps a host endpoint, which a composed run never crosses.
@@ -115,6 +125,12 @@ def run_composed(
     timings: dict[str, float] = {}
     build_dir = composed.parent.parent if composed.parent.name == "composed" else None
     chain = supply_chain or SupplyChain.local(None, build_dir or composed.parent)
+    verified = chain.verify_for_role(composed, role="composed", verified=verified, timings=timings)
+    roles = roles if roles is not None else composed_roles(verified.data)
+    faulted = config.faults is not None or adversary is not None
+    where = f"the composed graph {composed.name}"
+    controls = (roles.require(COMMISSIONER, where), roles.require(COMMISSIONEE, where))
+    faults_export = roles.require("transport-faults", where) if faulted else None
     component = chain.load_component(
         runtime, composed, role="composed", verified=verified, timings=timings
     )
@@ -130,28 +146,28 @@ def run_composed(
         entropy=seams.entropy[COMMISSIONER],
     )
     timings["instantiate"] = time.perf_counter() - started
-    faulted = config.faults is not None or adversary is not None
-    needed = (COMMISSIONER_EXPORT, COMMISSIONEE_EXPORT, TRANSPORT_STATS_EXPORT)
-    missing = guest.missing_exports(needed + ((TRANSPORT_FAULTS_EXPORT,) if faulted else ()))
+    stats_export = roles.transport_stats
+    needed = (*controls, *(e for e in (stats_export, faults_export) if e is not None))
+    missing = guest.missing_exports(needed)
     if missing:
         raise ComposedRunError(f"{composed} does not export '{missing[0]}'")
     link = None
-    if faulted:
+    if faults_export is not None:
         plan = config.faults if config.faults is not None else FaultPlan()
-        link = GraphLink(guest, plan, fault_seed_material(config.seed))
+        link = GraphLink(guest, plan, fault_seed_material(config.seed), faults_export)
     fuel_before = guest.store.get_fuel()
-    roles = (
-        ComponentRole(COMMISSIONER, guest, COMMISSIONER_EXPORT),
-        ComponentRole(COMMISSIONEE, guest, COMMISSIONEE_EXPORT),
+    drivers = (
+        ComponentRole(COMMISSIONER, guest, controls[0]),
+        ComponentRole(COMMISSIONEE, guest, controls[1]),
     )
     report = drive_and_prove(
-        "composed", config, seams, roles, params, timings, link=link, adversary=adversary
+        "composed", config, seams, drivers, params, timings, link=link, adversary=adversary
     )
     report.mode = "composed"
     report.seams = {"graph": graph_counters}
     report.fuel = {"graph": guest.fuel_consumed(fuel_before)}
-    if guest.dead is None:
-        stats = guest.call(TRANSPORT_STATS_EXPORT, "stats")
+    if guest.dead is None and stats_export is not None:
+        stats = guest.call(stats_export, "stats")
         a_to_b, b_to_a = field(stats, "a_to_b"), field(stats, "b_to_a")
         report.transport_stats = {
             "commissioner->commissionee packets": int(a_to_b.packets),
@@ -161,7 +177,7 @@ def run_composed(
             "dropped": int(stats.dropped),
         }
         report.traffic_digest = bytes(field(stats, "traffic_digest"))
-        if link is not None:
-            report.faults = link.counts()
-            report.fault_log = link.log()
+    if guest.dead is None and link is not None:
+        report.faults = link.counts()
+        report.fault_log = link.log()
     return report

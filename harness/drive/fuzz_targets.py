@@ -25,6 +25,7 @@ from typing import Any
 
 from matter_core.endpoint import CoreEndpoint
 
+from harness.build import GraphRoles
 from harness.drive.composed import GraphLink
 from harness.drive.fuzz_cases import (
     Capture,
@@ -37,7 +38,7 @@ from harness.drive.fuzz_cases import (
 from harness.drive.roles import ComponentRole, NativeRole, RoleError, RoleHandle, RoleStatus
 from harness.runtime import Component, DeadlineExceeded, GuestCall, GuestTrap, Limits, Runtime
 from harness.seams import FaultPlan, fault_seed_material
-from harness.wit import COMMISSIONEE, COMMISSIONEE_EXPORT, COMMISSIONER, COMMISSIONER_EXPORT
+from harness.wit import COMMISSIONEE, COMMISSIONER
 
 #: A case slower than this is a hang.
 HANG_SECONDS = 1.0
@@ -290,18 +291,26 @@ class ComponentTarget(FuzzTarget):
 
 
 class ComposedTarget(FuzzTarget):
-    """One instance of the composed graph: cases reach the role through the loopback
-    component (its ``transport-faults`` inject); what the cores send is dropped by the link
-    (and so cannot be compared)."""
+    """One instance of the composed graph: cases reach the role through the transport
+    component (its ``transport-faults`` role's inject); what the cores send is dropped by
+    the link (and so cannot be compared). ``roles`` name the graph's exports."""
 
     name = "composed"
     sees_replies = False
 
     def __init__(
-        self, capture: Capture, runtime: Runtime, component: Component, limits: Limits
+        self,
+        capture: Capture,
+        runtime: Runtime,
+        component: Component,
+        limits: Limits,
+        roles: GraphRoles,
     ) -> None:
         super().__init__(capture)
         self.runtime, self.component, self.limits = runtime, component, limits
+        where = "the composed graph (fuzz target)"
+        self.exports = {role: roles.require(role, where) for role in (COMMISSIONER, COMMISSIONEE)}
+        self.faults_export = roles.require("transport-faults", where)
         self.instances = 0
         self._instantiate()
 
@@ -315,13 +324,14 @@ class ComposedTarget(FuzzTarget):
             entropy=self.entropy,
         )
         self.roles: dict[str, Any] = {
-            COMMISSIONER: ComponentRole(COMMISSIONER, guest, COMMISSIONER_EXPORT),
-            COMMISSIONEE: ComponentRole(COMMISSIONEE, guest, COMMISSIONEE_EXPORT),
+            role: ComponentRole(role, guest, export) for role, export in self.exports.items()
         }
         # The link drops everything the cores send, so a role hears only the injected
         # datagrams (no leftovers of the other role's earlier session).
         self.guest = guest
-        self.link = GraphLink(guest, FaultPlan(drop=1.0), fault_seed_material(0))
+        self.link = GraphLink(
+            guest, FaultPlan(drop=1.0), fault_seed_material(0), self.faults_export
+        )
 
     def handle(self, role: str) -> RoleHandle:
         handle: RoleHandle = self.roles[role]

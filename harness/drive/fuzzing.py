@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.build import GraphRoles
 from harness.drive.fuzz_cases import (
     Capture,
     FuzzError,
@@ -154,16 +155,20 @@ def make_target(
     runtime: Runtime | None = None,
     component: Component | None = None,
     limits: Limits | None = None,
+    roles: GraphRoles | None = None,
 ) -> FuzzTarget:
-    """The target named ``target`` (a component or graph needs ``runtime`` and it)."""
+    """The target named ``target`` (a component or graph needs ``runtime`` and it;
+    ``roles``: which exports of a composed graph play which part, default the
+    project's graph's names)."""
     if target not in FUZZ_TARGETS:
         raise FuzzError(f"unknown target {target!r}; one of {', '.join(FUZZ_TARGETS)}")
     if target == "native":
         return NativeTarget(capture)
     if runtime is None or component is None:
         raise FuzzError(f"the {target} target needs a runtime and its component")
-    kind = ComponentTarget if target == "component" else ComposedTarget
-    return kind(capture, runtime, component, limits or Limits())
+    if target == "component":
+        return ComponentTarget(capture, runtime, component, limits or Limits())
+    return ComposedTarget(capture, runtime, component, limits or Limits(), roles or GraphRoles())
 
 
 def run_campaign(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.build import Transpiled, find_node, transpile_cached
+from harness.build import GraphRoles, Transpiled, composed_roles, find_node, transpile_cached
 from harness.drive.config import RunConfig
 from harness.drive.conformance import SPAKE2P_FIELDS, ConformanceCallError, Spake2pInput
 from harness.drive.driver import (
@@ -34,17 +34,8 @@ from harness.drive.jshost import JsClock, JsGuestError, JsHost, JsRole, JsTrap, 
 from harness.drive.placements import RunReport, handshake_params
 from harness.errors import ComposedRunError, RunConfigError
 from harness.seams import PacketRecord, SeamCounters
-from harness.supply import SupplyChain
-from harness.wit import (
-    COMMISSIONEE,
-    COMMISSIONEE_EXPORT,
-    COMMISSIONER,
-    COMMISSIONER_EXPORT,
-    CONFORMANCE,
-    ROLES,
-    SESSION_CONTROL,
-    TRANSPORT_STATS_EXPORT,
-)
+from harness.supply import SupplyChain, VerifiedComponent
+from harness.wit import COMMISSIONEE, COMMISSIONER, CONFORMANCE, ROLES, SESSION_CONTROL
 
 Progress = Callable[[str], None]
 
@@ -54,10 +45,15 @@ RUNTIME_NAME = "jco"
 
 @dataclass(frozen=True)
 class JcoTarget:
-    """What the JS host runs: the core (one instance per role) or the composed graph."""
+    """What the JS host runs: the core (one instance per role) or the composed graph.
+
+    ``roles``: which export of a composed graph plays which part (default: the roles its
+    manifest records).
+    """
 
     path: Path
     composed: bool
+    roles: GraphRoles | None = None
 
     @property
     def policy_role(self) -> str:
@@ -71,9 +67,9 @@ def prepare(
     build_dir: Path,
     timings: dict[str, float],
     progress: Progress | None = None,
-) -> tuple[Transpiled, JsHost]:
+) -> tuple[Transpiled, JsHost, VerifiedComponent]:
     """Verify ``target`` (signature, then policy), transpile the verified bytes, start
-    the JS host."""
+    the JS host; the verified component too."""
     verified = chain.verify_for_role(target.path, role=target.policy_role, timings=timings)
     node = find_node()
     transpiled = transpile_cached(
@@ -83,7 +79,7 @@ def prepare(
     started = time.perf_counter()
     host = JsHost(node)
     timings["node_start"] = time.perf_counter() - started
-    return transpiled, host
+    return transpiled, host, verified
 
 
 def run_jco(
@@ -105,7 +101,9 @@ def run_jco(
         )
     params = handshake_params(config)
     timings: dict[str, float] = {}
-    transpiled, host = prepare(target, chain, build_dir, timings, progress)
+    transpiled, host, verified = prepare(target, chain, build_dir, timings, progress)
+    roles = target.roles if target.roles is not None else composed_roles(verified.data)
+    where = f"the composed graph {target.path.name}"
     with host:
         host.request(
             "seams",
@@ -119,21 +117,21 @@ def run_jco(
             host.request(
                 "instantiate", module=module, name="graph", role=COMMISSIONER, transport=False
             )
-            roles = (
-                JsRole(COMMISSIONER, host, "graph", COMMISSIONER_EXPORT),
-                JsRole(COMMISSIONEE, host, "graph", COMMISSIONEE_EXPORT),
+            drivers = (
+                JsRole(COMMISSIONER, host, "graph", roles.require(COMMISSIONER, where)),
+                JsRole(COMMISSIONEE, host, "graph", roles.require(COMMISSIONEE, where)),
             )
         else:
             for role in ROLES:
                 host.request("instantiate", module=module, name=role, role=role, transport=True)
-            roles = (
+            drivers = (
                 JsRole(COMMISSIONER, host, COMMISSIONER, SESSION_CONTROL),
                 JsRole(COMMISSIONEE, host, COMMISSIONEE, SESSION_CONTROL),
             )
         timings["instantiate"] = time.perf_counter() - started
-        report = _drive(config, host, roles, params, timings, composed=target.composed)
-        if target.composed:
-            _transport_stats(host, report)
+        report = _drive(config, host, drivers, params, timings, composed=target.composed)
+        if target.composed and roles.transport_stats is not None:
+            _transport_stats(host, report, roles.transport_stats)
     return report
 
 
@@ -169,13 +167,11 @@ def _drive(
     return report
 
 
-def _transport_stats(host: JsHost, report: RunReport) -> None:
+def _transport_stats(host: JsHost, report: RunReport, export: str) -> None:
     try:
-        stats = host.request(
-            "call", instance="graph", iface=TRANSPORT_STATS_EXPORT, fn="stats", args=[]
-        )
+        stats = host.request("call", instance="graph", iface=export, fn="stats", args=[])
     except JsGuestError as exc:
-        raise ComposedRunError(f"the graph's {TRANSPORT_STATS_EXPORT} failed: {exc}") from exc
+        raise ComposedRunError(f"the graph's {export} failed: {exc}") from exc
     a_to_b, b_to_a = stats["a_to_b"], stats["b_to_a"]
     report.transport_stats = {
         "commissioner->commissionee packets": int(a_to_b["packets"]),
@@ -249,7 +245,7 @@ def open_conformance(
 ) -> tuple[JsConformance, JsHost]:
     """A core instance on V8 for the conformance export (the caller closes the host)."""
     timings: dict[str, float] = {}
-    transpiled, host = prepare(JcoTarget(core_path, False), chain, build_dir, timings, progress)
+    transpiled, host, _ = prepare(JcoTarget(core_path, False), chain, build_dir, timings, progress)
     try:
         host.request("seams", seed="0", real_clock=False, roles=list(ROLES))
         host.request(

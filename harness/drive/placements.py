@@ -244,21 +244,33 @@ def run_component(
     *,
     supply_chain: SupplyChain | None = None,
     adversary: LinkAdversary | None = None,
+    commissionee_path: Path | None = None,
 ) -> RunReport:
     """Each role in its own instance of the core component, linked to host seams.
 
-    The core is verified by ``supply_chain`` before it is compiled (default: the
-    configured trust, plus the build key of the directory holding ``core_path``).
-    ``adversary``: as for :func:`run_native`.
+    ``commissionee_path`` (default ``core_path``) runs the commissionee from another core
+    component: a heterogeneous pair, the commissioner from ``core_path``. Each core is
+    verified by ``supply_chain`` before it is compiled (default: the configured trust,
+    plus the build key of the directory holding ``core_path``). ``adversary``: as for
+    :func:`run_native`.
     """
     params = handshake_params(config)
     timings: dict[str, float] = {}
     chain = supply_chain or SupplyChain.local(None, core_path.parent)
     component = chain.load_component(runtime, core_path, role="core", timings=timings)
+    components = {COMMISSIONER: component, COMMISSIONEE: component}
+    if commissionee_path is not None and commissionee_path != core_path:
+        peer_timings: dict[str, float] = {}
+        components[COMMISSIONEE] = chain.load_component(
+            runtime, commissionee_path, role="core", timings=peer_timings
+        )
+        for name, seconds in peer_timings.items():
+            timings[name] = timings.get(name, 0.0) + seconds
     seams = Seams(config, link_faults=config.faults is not None or adversary is not None)
     started = time.perf_counter()
     guests = {
-        role: instantiate_core(runtime, component, seams, role, config.limits) for role in ROLES
+        role: instantiate_core(runtime, components[role], seams, role, config.limits)
+        for role in ROLES
     }
     timings["instantiate"] = time.perf_counter() - started
     fuel_before = {role: guests[role].store.get_fuel() for role in ROLES}

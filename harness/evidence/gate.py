@@ -9,6 +9,16 @@ command line turns that into exit code 0 or 1 (2 for usage or environment errors
 
 Work shared between claims (building, composing, the seeded runs) is done once per gate
 run and reused, through :class:`~harness.evidence.context.GateContext`.
+
+**Any graph.** The gate checks the graph its context names (the project's own by
+default; ``gate --graph``/``--component``). A claim that needs something that graph lacks
+is recorded ``not-applicable`` with the reason (:func:`not_applicable_reason`): never
+skipped silently, never a pass; a gated claim that is not applicable does not fail the
+gate. Claims about one core file (:data:`PER_CORE`) run once per distinct core file of
+a heterogeneous graph, and their evidence is merged (the worst verdict wins); claims
+about a PASE pair run each core in the role the graph gives it. Every record carries
+the graph, each component's origin, roles, digest and signature status
+(``figures["subject"]``).
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from harness.evidence.traceability import claims as traceability_claims
 from harness.evidence.traceability import load_artifacts
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier
 from harness.evidence.verifiers.seams import start_seam_coverage
-from harness.project import PROJECT_ROOT
+from harness.project import DEFAULT_GRAPH, PROJECT_ROOT
 from harness.runtime import WASMTIME_VERSION, Limits
 from harness.supply import SupplyChain
 
@@ -124,18 +134,35 @@ def run_gate(
     supply_chain: SupplyChain | None = None,
     limits: Limits | None = None,
     only: Sequence[str] = (),
+    graph: Path = DEFAULT_GRAPH,
+    components: Mapping[str, Path] | None = None,
+    require_signed: bool = False,
 ) -> GateResult:
     """Run every claim's verifier, append evidence, and say whether the gate passed.
 
     ``limits`` apply to the gate's handshake runs (default: :class:`Limits`' defaults).
     ``only`` names the claims to run (default: all); the gate then passes on those alone,
-    and its summary says how many of all the claims it ran.
+    and its summary says how many of all the claims it ran. ``graph`` is the graph to
+    check, ``components`` replaces node files of it, ``require_signed`` refuses foreign
+    components no trusted key signs (see :mod:`harness.evidence.subject`); a missing or
+    refused foreign file stops the gate before anything is built or compiled.
     """
     say = progress or (lambda _m: None)
     verifiers = dict(REGISTRY if registry is None else registry)
     every = load_claims(traceability_dir, verifiers)
     claims = select_claims(every, only)
-    ctx = GateContext(build_dir, seed, supply_chain=supply_chain, limits=limits)
+    ctx = GateContext(
+        build_dir,
+        seed,
+        graph=graph,
+        supply_chain=supply_chain,
+        limits=limits,
+        components=components,
+        require_signed=require_signed,
+    )
+    ctx.prepare()
+    for line in subject_lines(ctx):
+        say(line)
     ctx.coverage = start_seam_coverage() if measure_coverage else None
     run_id = new_run_id()
     recorder = _Recorder(run_id, tool_versions(), git_commit())
@@ -153,7 +180,25 @@ def run_gate(
         if ctx.coverage is not None:
             ctx.coverage.stop()
         ctx.close()
-    return _result(run_id, outcomes, ledger_path, min_claims, len(every))
+    result = _result(run_id, outcomes, ledger_path, min_claims, len(every))
+    result.summary += "\n" + "\n".join(subject_lines(ctx))
+    return result
+
+
+def subject_lines(ctx: GateContext) -> list[str]:
+    """The gated graph and each component's origin, roles, digest and signature status."""
+    described = ctx.describe_subject()
+    lines = [
+        f"graph {described['file']}" + (" (heterogeneous)" if described["heterogeneous"] else "")
+    ]
+    for node, entry in described["components"].items():
+        roles = ", ".join(entry["roles"]) or "no role"
+        digest = entry.get("sha256", "not built yet")
+        lines.append(
+            f"  {node}: {entry['file']} [{entry['origin']}; {roles}] sha256 {digest}; "
+            f"signature: {entry.get('signature', 'unknown')}"
+        )
+    return lines
 
 
 def select_claims(claims: Sequence[Claim], only: Sequence[str]) -> list[Claim]:
@@ -198,7 +243,11 @@ class _Recorder:
     ) -> ClaimOutcome:
         started_at = utc_now_iso()
         started = time.perf_counter()
-        return self.append(ledger, claim, _evidence(ctx, claim, fn), started_at, started)
+        evidence = _applicable_evidence(ctx, claim, fn)
+        # Which graph and components the evidence is about (setdefault: a verifier's own
+        # figure of that name wins).
+        evidence.figures.setdefault("subject", ctx.describe_subject())
+        return self.append(ledger, claim, evidence, started_at, started)
 
     def append(
         self,
@@ -288,6 +337,95 @@ def record_evidence(
         return recorder.append(ledger, found[0], evidence, started_at, started, command)
 
 
+#: Verifiers of claims about one core file: run once per distinct core file of the graph.
+PER_CORE = frozenset(
+    {
+        "core-component-imports",
+        "vectors-in-component",
+        "capability-policy",
+        "resource-limits",
+        "cross-runtime-determinism",
+    }
+)
+
+
+def not_applicable_reason(ctx: GateContext, verifier_name: str | None) -> str | None:
+    """Why the claim verified by ``verifier_name`` does not apply to the gated graph, or
+    None when it does. (Parts of a claim that need a role the graph may lack, such as
+    C3's counters or C8's strays across the graph, are decided by their verifiers.)"""
+    subject = ctx.subject
+    if verifier_name == "lossy-link" and ctx.roles.transport_faults is None:
+        return "the graph surfaces no transport-faults role: no link faults can be applied"
+    if verifier_name in ("functional-reproducibility", "fuzz-campaigns", "mutation-score"):
+        foreign = subject.project_cores_only()
+        if foreign is not None:
+            what = {
+                "functional-reproducibility": "rebuilding the project's core",
+                "fuzz-campaigns": "differential fuzzing against the project's native core",
+                "mutation-score": "mutation testing of the project's matter_core",
+            }[verifier_name]
+            return f"{what} says nothing about it: {foreign}"
+    if verifier_name == "signature-verification":
+        unsigned = subject.unsigned_foreign()
+        if unsigned is not None:
+            return (
+                f"{unsigned}; they were accepted as such (no --require-signed), so the "
+                "claim about signed components does not hold for this graph"
+            )
+    return None
+
+
+def _applicable_evidence(ctx: GateContext, claim: Claim, fn: Verifier | None) -> Evidence:
+    """The claim's evidence: not applicable, once, or per core file (merged)."""
+    reason = not_applicable_reason(ctx, claim.verifier)
+    if reason is not None:
+        return Evidence(Verdict.NOT_APPLICABLE, reason, reason=reason)
+    cores = ctx.subject.cores
+    if claim.verifier not in PER_CORE or len(cores) == 1:
+        return _evidence(ctx, claim, fn)
+    found = {}
+    for core in cores:
+        with ctx.focused(core):
+            found[core.node] = _evidence(ctx, claim, fn)
+    return merge_per_core(found)
+
+
+#: Verdicts from worst to best, for merging per-core evidence.
+_WORST_FIRST = (
+    Verdict.ERROR,
+    Verdict.FAIL,
+    Verdict.NOT_APPLICABLE,
+    Verdict.SKIP,
+    Verdict.PASS,
+)
+
+
+def merge_per_core(found: Mapping[str, Evidence]) -> Evidence:
+    """One record for a per-core claim checked on each core file: the worst verdict, each
+    core's message, figures under ``per_core``, every input."""
+    verdict = min((e.verdict for e in found.values()), key=_WORST_FIRST.index)
+    message = "; ".join(f"core node '{node}': {e.message}" for node, e in found.items())
+    inputs: dict[str, str] = {}
+    for evidence in found.values():
+        inputs.update(evidence.inputs)
+    hashes = {e.transcript_hash for e in found.values()}
+    headline = ", ".join(f"{node}: {e.verdict.value}" for node, e in found.items())
+    reasons = [f"core node '{n}': {e.reason}" for n, e in found.items() if e.reason]
+    seeds = {e.seed for e in found.values()}
+    return Evidence(
+        verdict,
+        message,
+        {
+            "headline": f"per core file: {headline}",
+            "per_core": {node: e.figures for node, e in found.items()},
+        },
+        inputs,
+        seeds.pop() if len(seeds) == 1 else None,
+        hashes.pop() if len(hashes) == 1 else None,
+        "; ".join(reasons) or None,
+    )
+
+
 def _evidence(ctx: GateContext, claim: Claim, fn: Verifier | None) -> Evidence:
     """What ``fn`` found for ``claim``; a missing or raising verifier is an error record."""
     if fn is None:
@@ -312,8 +450,10 @@ def _result(
     min_claims: int,
     total: int | None = None,
 ) -> GateResult:
-    gated_bad = [o for o in outcomes if o.gated and o.verdict != Verdict.PASS]
+    fine = (Verdict.PASS, Verdict.NOT_APPLICABLE)
+    gated_bad = [o for o in outcomes if o.gated and o.verdict not in fine]
     passed = sum(o.verdict == Verdict.PASS for o in outcomes)
+    not_applicable = [o.claim for o in outcomes if o.verdict == Verdict.NOT_APPLICABLE]
     lines = []
     if gated_bad:
         lines.append(
@@ -329,4 +469,6 @@ def _result(
         )
     else:
         lines.insert(0, f"GATE-FAILED (run {run_id})")
+    if not_applicable:
+        lines.append("not applicable to this graph: " + ", ".join(not_applicable))
     return GateResult(run_id, outcomes, ledger_path, ok, "\n".join(lines))

@@ -15,7 +15,10 @@ from harness.project import file_sha256
 
 SCHEMA_VERSION = 1
 ZERO_HASH = "0" * 64
-VERDICTS: tuple[str, ...] = ("pass", "fail", "error", "skip")
+VERDICTS: tuple[str, ...] = ("pass", "fail", "error", "skip", "not-applicable")
+"""``not-applicable``: the claim needs something the gated graph lacks (its reason says
+what); it never counts as a pass, and a gated claim that is not applicable does not
+fail the gate."""
 DIRECTIONS: tuple[str, ...] = ("commissioner->commissionee", "commissionee->commissioner")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -125,8 +128,12 @@ def schema_problem(body: Mapping[str, Any]) -> str | None:
         return f"verdict must be one of {', '.join(VERDICTS)}, not {body['verdict']!r}"
     if body["reason"] is not None and not isinstance(body["reason"], str):
         return "reason must be text or null"
-    if body["verdict"] == "skip" and not (body["reason"] or "").strip():
-        return "a skip needs a reason"
+    if body["verdict"] in ("skip", "not-applicable") and not (body["reason"] or "").strip():
+        return (
+            "a skip needs a reason"
+            if body["verdict"] == "skip"
+            else "a not-applicable verdict needs a reason"
+        )
     if not isinstance(body["message"], str):
         return "message must be text"
     problem = _timestamp_problem(body["started_at"])

@@ -13,6 +13,7 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
+    "Admission": "foreign",
     "AuditReport": "capabilities",
     "BUILD_KEY_NAME": "settings",
     "CORE_ROLE": "policy",
@@ -46,6 +47,7 @@ EXPORTS = {
     "Verification": "chain",
     "VerifiedComponent": "chain",
     "WeakPublicKey": "keys",
+    "admit_foreign": "foreign",
     "audit": "capabilities",
     "build_key_path": "keys",
     "check_core_imports": "capabilities",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
         sign_component_file,
         verify_component_file,
     )
+    from harness.supply.foreign import Admission, admit_foreign
     from harness.supply.keys import (
         InsecureKeyFile,
         PublicKey,
@@ -142,6 +145,7 @@ __all__ = [
     "SIGNING_KEY_ENV",
     "TRUST_MODE_ENV",
     "TRUST_STORE_ENV",
+    "Admission",
     "AuditReport",
     "ComponentRejected",
     "DetachOutcome",
@@ -168,6 +172,7 @@ __all__ = [
     "Verification",
     "VerifiedComponent",
     "WeakPublicKey",
+    "admit_foreign",
     "audit",
     "build_key_path",
     "check_core_imports",

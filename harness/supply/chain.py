@@ -61,6 +61,7 @@ from harness.supply.keys import (
     read_build_public_key,
 )
 from harness.supply.settings import (
+    ADMISSION_KEY_NAME,
     BUILD_KEY_NAME,
     GATE_KEY_NAME,
     SupplyChainError,
@@ -204,6 +205,9 @@ class SupplyChain:
         if gate_run and settings.signing_key is None:
             self.run_key = SecretKey.generate()
         self._endorsed: dict[Path, bytes] = {}
+        # Endorses foreign components admitted when there is no run key (a gate run with
+        # a signing key); generated on first use, trusted for this object's life only.
+        self._admission_key: SecretKey | None = None
 
     @classmethod
     def local(
@@ -261,6 +265,10 @@ class SupplyChain:
         trusted = self.store.entries()  # read once: the store is a file
         if self._trusts_build_key(trusted) and self._build_key is not None:
             trusted.append(TrustedKey(BUILD_KEY_NAME, self._build_key, "this build"))
+        if self._admission_key is not None:
+            trusted.append(
+                TrustedKey(ADMISSION_KEY_NAME, self._admission_key.public_key, "this run")
+            )
         return trusted
 
     def _known_keys(self) -> list[PublicKey]:
@@ -378,6 +386,21 @@ class SupplyChain:
         if self.run_key is not None:
             content = signed_content(data)
             self._endorsed[path.resolve()] = sign(content, self.run_key, detached=True)
+
+    def endorse_admitted(self, path: Path, data: bytes) -> None:
+        """Endorse ``data`` (the file at ``path`` as read) for the rest of this run.
+
+        For a component from outside the project that the caller decided to accept
+        (:func:`harness.supply.foreign.admit_foreign`): the run key (or, without one, a
+        key generated for this object) signs its content detached, so every later load in
+        the run verifies, and a change to the file after this point is still refused.
+        """
+        key = self.run_key
+        if key is None:
+            if self._admission_key is None:
+                self._admission_key = SecretKey.generate()
+            key = self._admission_key
+        self._endorsed[path.resolve()] = sign(signed_content(data), key, detached=True)
 
     def detached_signature(self, path: Path) -> bytes | None:
         """The run key's detached signature of ``path`` in this gate run, if any."""

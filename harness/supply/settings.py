@@ -38,6 +38,8 @@ BUILD_KEY_NAME = "local-build-key"
 """The name the build key goes by in verdicts."""
 GATE_KEY_NAME = "gate-run-key"
 """The name the gate's per-run key goes by in verdicts."""
+ADMISSION_KEY_NAME = "admitted-foreign"
+"""The name of the per-run key that endorses admitted foreign components (no run key)."""
 
 
 class SupplyChainError(HarnessError):

@@ -235,6 +235,20 @@ def _claims_section(report: EvidenceReport) -> str:
     return "<h2>Claims</h2>" + table
 
 
+def _not_applicable_section(report: EvidenceReport) -> str:
+    if not report.not_applicable:
+        return ""
+    items = "".join(
+        f"<li><strong>{esc(row.claim_id)}</strong> "
+        f"({'gated' if row.gates_ci else 'not gated'}): {badge(row.verdict)} {esc(row.why)}</li>"
+        for row in report.not_applicable
+    )
+    return (
+        "<h2>Not applicable to this graph</h2><p>These claims need something the gated "
+        f"graph lacks; they are not proven for it, and do not fail the gate.</p><ul>{items}</ul>"
+    )
+
+
 def _owed_section(report: EvidenceReport) -> str:
     if not report.owed:
         return "<h2>Owed</h2><p>Nothing owed: every gated claim has passing evidence.</p>"
@@ -419,6 +433,7 @@ def render(report: EvidenceReport) -> str:
         summary,
         _claims_section(report),
         _owed_section(report),
+        _not_applicable_section(report),
         _changes_section(report),
         _traceability_section(report),
         _handshake_section(report),

@@ -80,6 +80,11 @@ def render(report: EvidenceReport) -> str:
             )
     else:
         out.append("Nothing owed: every gated claim has passing evidence.")
+    if report.not_applicable:
+        out += ["", "### Not applicable to this graph", ""]
+        for row in report.not_applicable:
+            gated = "gated" if row.gates_ci else "not gated"
+            out.append(f"- **{cell(row.claim_id)}** ({gated}): {cell(row.why, 400)}")
     if report.changes is not None:
         since = f"`{cell(report.previous_run_id)}`" if report.previous_run_id else "(none)"
         out += ["", f"### Changed since run {since}", ""]

@@ -57,7 +57,8 @@ MISSING = "missing"
 """The verdict shown for a claim with no record in the run."""
 
 NOT_APPLICABLE = "not-applicable"
-"""The verdict of a claim that does not apply to the graph under test: not owed."""
+"""The verdict of a claim that needs something the gated graph lacks (never a pass; not
+owed: reported apart, with its reason)."""
 
 VERDICT_ORDER: tuple[str, ...] = ("pass", "fail", "error", "skip", NOT_APPLICABLE, MISSING)
 
@@ -226,6 +227,11 @@ class EvidenceReport:
         if others:
             text += f"; not gating: {_breakdown(others)}"
         return text
+
+    @property
+    def not_applicable(self) -> tuple[ClaimRow, ...]:
+        """The claims recorded as not applicable to the gated graph, with their reasons."""
+        return tuple(row for row in self.rows if row.verdict == NOT_APPLICABLE)
 
     @property
     def gated_total(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from harness.evidence.reports.model import MISSING, EvidenceReport, one_line
+from harness.evidence.reports.model import MISSING, NOT_APPLICABLE, EvidenceReport, one_line
 
 
 def to_data(report: EvidenceReport) -> dict[str, Any]:
@@ -40,11 +40,14 @@ def to_data(report: EvidenceReport) -> dict[str, Any]:
     for row in report.rows:
         entry: dict[str, Any] = {
             "artifact": row.claim_id,
-            "status": "blocked" if row.verdict == MISSING else row.verdict,
+            # rivet has no "not applicable": a skip whose message says so.
+            "status": {MISSING: "blocked", NOT_APPLICABLE: "skip"}.get(row.verdict, row.verdict),
         }
         if row.record is not None:
             entry["duration"] = f"{row.record.duration_s:.3f}s"
             message = row.why
+            if row.verdict == NOT_APPLICABLE:
+                message = f"not applicable: {message}"
             if message:
                 entry["message"] = one_line(message, 400)
         else:

@@ -24,6 +24,8 @@ class Verdict(StrEnum):
     FAIL = "fail"
     ERROR = "error"
     SKIP = "skip"
+    NOT_APPLICABLE = "not-applicable"
+    """The claim needs something the gated graph lacks; ``reason`` says what."""
 
 
 @dataclass

@@ -69,7 +69,9 @@ def verify_fuzzing(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     for target in ("component", "composed"):
         if not budget[target]:
             continue
-        subject = make_target(target, capture, ctx.runtime, ctx.load(_source(target)), ctx.limits)
+        subject = make_target(
+            target, capture, ctx.runtime, ctx.load(_source(target)), ctx.limits, ctx.roles
+        )
         reference = make_target("native", capture)
         results.append(
             run_campaign(

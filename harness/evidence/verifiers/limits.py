@@ -23,19 +23,33 @@ from harness.runtime import (
     run_runaway,
     runaway_limits,
 )
+from harness.supply import SupplyChain
 from harness.wit import ROLES
 
 
-def handshake_passes(runtime: Runtime, core_path: Path, seed: int, limits: Limits) -> bool:
+def handshake_passes(
+    runtime: Runtime,
+    core_path: Path,
+    seed: int,
+    limits: Limits,
+    *,
+    supply_chain: SupplyChain | None = None,
+) -> bool:
     """A component handshake (and session probe) passes under ``limits``."""
+    config = RunConfig(seed=seed, limits=limits)
     try:
-        return run_component(RunConfig(seed=seed, limits=limits), runtime, core_path).ok
+        return run_component(config, runtime, core_path, supply_chain=supply_chain).ok
     except (GuestTrap, RuntimeLoadError):
         return False
 
 
 def smallest_memory_limit(
-    runtime: Runtime, core_path: Path, seed: int, ceiling: int | None = None
+    runtime: Runtime,
+    core_path: Path,
+    seed: int,
+    ceiling: int | None = None,
+    *,
+    supply_chain: SupplyChain | None = None,
 ) -> int | None:
     """The smallest memory limit, in whole pages, under which a handshake passes.
 
@@ -46,7 +60,8 @@ def smallest_memory_limit(
     top = (ceiling if ceiling is not None else Limits().memory_bytes or 0) // WASM_PAGE
 
     def passes(pages: int) -> bool:
-        return handshake_passes(runtime, core_path, seed, Limits(memory_bytes=pages * WASM_PAGE))
+        limits = Limits(memory_bytes=pages * WASM_PAGE)
+        return handshake_passes(runtime, core_path, seed, limits, supply_chain=supply_chain)
 
     if top < 1 or not passes(top):
         return None
@@ -69,16 +84,22 @@ class _Check:
 
 
 def verify_resource_limits(
-    runtime: Runtime, core_path: Path, seed: int, kinds: tuple[str, ...] = KINDS
+    runtime: Runtime,
+    core_path: Path,
+    seed: int,
+    kinds: tuple[str, ...] = KINDS,
+    *,
+    supply_chain: SupplyChain | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """S3: each runaway is stopped by its limit with its typed error, and the host
     survives: a handshake in the same process passes before and after, with the same
-    transcript. Returns (verdict ``pass``/``fail``, message, figures)."""
+    transcript. Returns (verdict ``pass``/``fail``, message, figures). ``supply_chain``
+    verifies the core (default: the configured trust and its directory's build key)."""
     check = _Check()
     defaults = Limits()
     check.figures["limits_default"] = defaults.as_dict()
-    before = _handshake(runtime, core_path, seed, check, "before")
-    peak = smallest_memory_limit(runtime, core_path, seed)
+    before = _handshake(runtime, core_path, seed, check, "before", supply_chain)
+    peak = smallest_memory_limit(runtime, core_path, seed, supply_chain=supply_chain)
     check.figures["handshake_peak_memory_bytes"] = peak
     if peak is None:
         check.problems.append("no memory limit up to the default lets a handshake pass")
@@ -98,7 +119,7 @@ def verify_resource_limits(
                 + ("" if outcome.error is None else f" ({outcome.error})")
             )
     check.figures["runaways"] = runaways
-    after = _handshake(runtime, core_path, seed, check, "after")
+    after = _handshake(runtime, core_path, seed, check, "after", supply_chain)
     if before is not None and after is not None and before.transcript_hash != after.transcript_hash:
         check.problems.append("the handshake after the runaways has a different transcript")
     if check.problems:
@@ -113,11 +134,16 @@ def verify_resource_limits(
 
 
 def _handshake(
-    runtime: Runtime, core_path: Path, seed: int, check: _Check, when: str
+    runtime: Runtime,
+    core_path: Path,
+    seed: int,
+    check: _Check,
+    when: str,
+    supply_chain: SupplyChain | None,
 ) -> RunReport | None:
     """One handshake under the default limits, its figures recorded under ``when``."""
     try:
-        report = run_component(RunConfig(seed=seed), runtime, core_path)
+        report = run_component(RunConfig(seed=seed), runtime, core_path, supply_chain=supply_chain)
     except GuestTrap as exc:
         check.problems.append(f"handshake {when} the runaways trapped: {exc}")
         return None
@@ -139,7 +165,7 @@ def _handshake(
 def verify_limits(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """S3: each limit stops a runaway guest with its typed error; the host survives."""
     verdict, message, figures = verify_resource_limits(
-        ctx.runtime, ctx.component("core"), ctx.seed, kinds=KINDS
+        ctx.runtime, ctx.component("core"), ctx.seed, kinds=KINDS, supply_chain=ctx.supply_chain
     )
     figures.setdefault("headline", message)
     before = figures.get("handshake_before", {})

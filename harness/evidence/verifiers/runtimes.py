@@ -89,7 +89,10 @@ def verify_cross_runtime(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
     value, for the core component and (when ``require-composed``) the composed graph; the
     C7 vectors computed under V8 grade the same."""
     require_composed = bool(params.get("require-composed", True))
-    known = KNOWN_GOOD_TRANSCRIPTS.get(ctx.seed)
+    # The known-good hash is the project's core's; a core from elsewhere is compared
+    # between the runtimes only.
+    project = ctx.subject.project_cores_only() is None
+    known = KNOWN_GOOD_TRANSCRIPTS.get(ctx.seed) if project else None
     inputs = ctx.inputs("core", "loopback", "composed")
     figures: dict[str, Any] = {"known_good": known, "findings": []}
     problems: list[str] = []
@@ -119,7 +122,10 @@ def verify_cross_runtime(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
         figures["handshake_ms"]["composed on wasmtime"] = _ms(composed, "handshake")
         try:
             graph_v8 = run_jco(
-                ctx.run_config(), JcoTarget(ctx.composed(), True), ctx.supply_chain, ctx.build_dir
+                ctx.run_config(),
+                JcoTarget(ctx.composed(), True, ctx.roles),
+                ctx.supply_chain,
+                ctx.build_dir,
             )
         except TranspileError as exc:
             figures["findings"].append(f"composed graph: {exc.message}")

@@ -76,7 +76,12 @@ def verify_seam_coverage(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
     }
     figures["exercise_problems"] = problems
     guest_threshold = float(params.get("guest-coverage-threshold", 90))
-    guest, guest_problems = _guest_glue(ctx, guest_threshold)
+    if any(core.built == "core" for core in ctx.subject.cores):
+        guest, guest_problems = _guest_glue(ctx, guest_threshold)
+    else:
+        # The guest glue measured is the project's (components/core/app.py): a graph
+        # whose cores all come from elsewhere does not run it.
+        guest, guest_problems = {"not_applicable": "no core of the graph is the project's"}, []
     figures["guest_glue"] = guest
     if problems:
         return Evidence(Verdict.FAIL, "seam exercise failed: " + "; ".join(problems), figures)
@@ -86,6 +91,13 @@ def verify_seam_coverage(ctx: GateContext, params: Mapping[str, Any]) -> Evidenc
         )
     if guest_problems:
         return Evidence(Verdict.FAIL, "guest glue: " + "; ".join(guest_problems), figures)
+    if "not_applicable" in guest:
+        return Evidence(
+            Verdict.PASS,
+            f"seam coverage {percent:.1f}% >= {threshold}%; guest glue not measured: no core "
+            "of the graph is the project's",
+            figures,
+        )
     figures["headline"] += f"; guest glue {guest['branch_coverage_percent']:.1f}%"
     return Evidence(
         Verdict.PASS,

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.build import load_graph
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.attacks import run_attack_drills
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
 from harness.supply import ComponentRejected, SupplyChain, TrustMode, VerifiedComponent, layout
+from harness.wit import COMMISSIONER
 
 #: Where the S1 verifier flips a byte of the core: fractions of the signed content.
 TAMPER_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -44,11 +44,8 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """
     chain = ctx.supply_chain
     try:
-        paths = {
-            "core": ctx.component("core"),
-            "loopback": ctx.component("loopback"),
-            "composed": ctx.composed(),
-        }
+        paths = {c.node: ctx.component(c.node) for c in ctx.subject.components}
+        paths["composed"] = ctx.composed()
     except ComponentRejected as exc:
         return Evidence(Verdict.FAIL, exc.message, {"trust_source": chain.trust_source()})
     figures: dict[str, Any] = {
@@ -71,8 +68,9 @@ def verify_signatures(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     verified = _verify_each(chain, paths, figures, problems)
     if not problems:
         problems += _check_graph(ctx, chain, paths, verified, figures)
-    if "core" in verified:
-        problems += _refusals(chain, verified["core"], paths["core"], figures["refused"])
+    core = ctx.subject.core(COMMISSIONER).node
+    if core in verified:
+        problems += _refusals(chain, verified[core], paths[core], figures["refused"])
     drills = run_attack_drills()
     figures["attacks"] = [drill.as_dict() for drill in drills]
     problems += [f"attack not refused: {d.case}: {d.detail}" for d in drills if not d.refused]
@@ -120,11 +118,8 @@ def _check_graph(
     figures: dict[str, Any],
 ) -> list[str]:
     """The composed graph must nest exactly the verified node files."""
-    graph = load_graph(ctx.graph)
-    by_path = {paths["core"].resolve(): verified["core"]}
-    by_path[paths["loopback"].resolve()] = verified["loopback"]
     try:
-        nodes = {node.name: by_path[node.path.resolve()] for node in graph.nodes}
+        nodes = {c.node: verified[c.node] for c in ctx.subject.components}
         composed = verified["composed"]
         chain.check_composition(composed.content, nodes, name=composed.path)
     except (KeyError, ComponentRejected) as exc:

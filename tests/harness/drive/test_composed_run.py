@@ -259,6 +259,13 @@ def test_manifest_digests_and_wiring_match_the_graph(
     ]
     assert manifest["imports"] == [CLOCK, ENTROPY]
     assert manifest["graph"] == GRAPH.name
+    # The roles the composed run reads (the graph has no [roles] table: the defaults).
+    assert manifest["roles"] == {
+        "commissioner": COMMISSIONER_EXPORT,
+        "commissionee": COMMISSIONEE_EXPORT,
+        "transport-stats": STATS_EXPORT,
+        "transport-faults": TRANSPORT_FAULTS_EXPORT,
+    }
 
 
 # --------------------------------------------------------------------------- the CLI

@@ -15,6 +15,7 @@ from matter_core.message import UnsecuredMessage
 from matter_core.message_layer import Classified, DropReason, SessionView
 from matter_core.message_layer import Verdict as LayerVerdict
 
+from harness.build import GraphRoles
 from harness.drive import RunConfig, RunReport, run_native
 from harness.evidence.verifiers import network
 from harness.evidence.verifiers.base import Verdict
@@ -25,6 +26,7 @@ from harness.runtime import Limits
 class _Context:
     seed: int = 7
     limits: Limits = field(default_factory=Limits)
+    roles: GraphRoles = field(default_factory=GraphRoles)
     runtime: Any = None
     supply_chain: Any = None
     reports: dict[str, RunReport] = field(default_factory=dict)
@@ -43,6 +45,12 @@ class _Context:
     def composed(self) -> Path:
         return Path("composed")
 
+    def run_component(self, config: RunConfig, **options: Any) -> RunReport:
+        return _native(config, **options)
+
+    def run_composed(self, config: RunConfig, **options: Any) -> RunReport:
+        return _native(config, **options)
+
     def inputs(self, *names: str) -> dict[str, str]:
         return {}
 
@@ -53,9 +61,16 @@ def _native(config: RunConfig, *args: Any, adversary: Any = None, **kwargs: Any)
 
 @pytest.fixture
 def native_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(network, "run_component", _native)
-    monkeypatch.setattr(network, "run_composed", _native)
     yield
+
+
+def test_c8_is_not_applicable_to_a_graph_without_link_faults(native_runs: None) -> None:
+    # The core component half still runs (and could fail); the graph half cannot.
+    context = _Context(roles=GraphRoles(transport_faults=None))
+    evidence = network.verify_off_path(context, {"strays-per-step": 50})  # type: ignore[arg-type]
+    assert evidence.verdict is Verdict.NOT_APPLICABLE, evidence.message
+    assert "no transport-faults role" in (evidence.reason or "")
+    assert set(evidence.figures["runs"]) == {"component"}
 
 
 def test_c8_passes_when_the_core_drops_what_is_not_its_own(native_runs: None) -> None:

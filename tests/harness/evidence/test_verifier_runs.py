@@ -39,6 +39,20 @@ class _Report:
     )
 
 
+class _ProjectSubject:
+    """A gated graph whose cores are all the project's own build."""
+
+    def project_cores_only(self) -> str | None:
+        return None
+
+
+class _ForeignSubject:
+    """A gated graph whose core comes from elsewhere."""
+
+    def project_cores_only(self) -> str | None:
+        return "the graph's core 'core' (/tmp/x.wasm) is not built from this project's sources"
+
+
 @dataclass
 class _Context:
     """What C4 needs of a gate context, every run giving ``digest``."""
@@ -47,8 +61,12 @@ class _Context:
     seed: int = 7
     runtime: Any = None
     supply_chain: Any = None
+    subject: Any = field(default_factory=_ProjectSubject)
 
     def report(self, mode: str) -> _Report:
+        return _Report(self.digest)
+
+    def run_component(self, config: RunConfig, **options: Any) -> Any:
         return _Report(self.digest)
 
     def run_config(self) -> RunConfig:
@@ -62,8 +80,18 @@ class _Context:
 
 
 def _c4(monkeypatch: pytest.MonkeyPatch, digest: bytes, seed: int = 7) -> Any:
-    monkeypatch.setattr(runs, "run_component", lambda *a, **kw: _Report(digest))
     return runs.verify_determinism(_Context(digest, seed), {})  # type: ignore[arg-type]
+
+
+def test_c4_on_a_foreign_core_compares_its_runs_but_not_the_native_core() -> None:
+    # Another core may draw entropy in another order: its transcript is its own, so
+    # neither the project's native run nor the known-good hash apply; agreement does.
+    context = _Context(bytes(32), subject=_ForeignSubject())
+    evidence = runs.verify_determinism(context, {})  # type: ignore[arg-type]
+    assert evidence.verdict is Verdict.PASS, evidence.message
+    assert "native" not in evidence.figures["transcript_hashes"]
+    assert evidence.figures["known_good"] is None
+    assert "not built from this project" in evidence.figures["not_compared"]
 
 
 def test_c4_passes_on_the_known_good_transcript(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,10 +123,12 @@ class _NegativeContext(_Context):
     def run_config(self, **changes: Any) -> RunConfig:  # type: ignore[override]
         return RunConfig(seed=self.seed, **changes)
 
+    def run_component(self, config: RunConfig, **options: Any) -> Any:
+        # The real negative runs, natively (the core's code is the same in the component).
+        return run_native(config)
+
 
 def _c5(monkeypatch: pytest.MonkeyPatch) -> Any:
-    # The real negative runs, natively (the core's code is the same in the component).
-    monkeypatch.setattr(runs, "run_component", lambda config, *a, **kw: run_native(config))
     return runs.verify_negative_paths(_NegativeContext(b""), {})  # type: ignore[arg-type]
 
 

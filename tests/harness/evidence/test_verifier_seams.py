@@ -61,10 +61,19 @@ from harness.evidence.verifiers import SEAM_MODULES, start_seam_coverage
 from harness.evidence.verifiers.seams import verify_seam_coverage
 from harness.project import DEFAULT_BUILD_DIR
 
+@dataclass(frozen=True)
+class Core:
+    built: Any = "core"
+
+@dataclass(frozen=True)
+class Subject:
+    cores: Any = (Core(),)
+
 @dataclass
 class Context:
     coverage: Any
     build_dir: Any = DEFAULT_BUILD_DIR
+    subject: Any = Subject()
 
 out = {}
 for threshold, guest in ((90, 90), (100.5, 90), (90, 100.5)):

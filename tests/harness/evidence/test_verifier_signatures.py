@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,21 @@ def test_tamper_positions_stay_in_the_signed_content() -> None:
     assert flip_byte(flip_byte(signed, 5), 5) == signed
 
 
+@dataclass(frozen=True)
+class _Node:
+    node: str
+
+
+class _Subject:
+    """The gated graph's nodes (the first plays commissioner)."""
+
+    def __init__(self, nodes: list[str]) -> None:
+        self.components = tuple(_Node(name) for name in nodes)
+
+    def core(self, role: str) -> _Node:
+        return self.components[0]
+
+
 class _FakeContext:
     """Just what verify_signatures needs from a GateContext."""
 
@@ -42,6 +58,7 @@ class _FakeContext:
         self.supply_chain = chain
         self.paths = paths
         self.graph = graph
+        self.subject = _Subject([name for name in paths if name != "composed"])
 
     def component(self, name: str) -> Path:
         return self.paths[name]
