@@ -1,5 +1,6 @@
 """Making components: componentize-py builds behind a content-hash cache, graph files,
-the pure-Python composer and its component-text generator, cached compositions.
+the pure-Python composer and its component-text generator, cached compositions,
+heterogeneous PASE graphs (a different core per role).
 
 Layer: above ``supply`` (outputs are signed) and ``runtime`` (types, validation).
 """
@@ -37,6 +38,8 @@ EXPORTS = {
     "compose_cached": "compositions",
     "compose_to_file": "compositions",
     "load_graph": "graph",
+    "pase_graph_text": "hetero",
+    "write_pase_graph": "hetero",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
     from harness.build.composer import ComposeResult, compose
     from harness.build.compositions import ComposedArtifact, compose_cached, compose_to_file
     from harness.build.graph import Graph, load_graph
+    from harness.build.hetero import pase_graph_text, write_pase_graph
     from harness.build.jco import (
         JSHOST_DIR,
         JsRuntimeError,
@@ -92,5 +96,7 @@ __all__ = [
     "ensure_npm_deps",
     "find_node",
     "load_graph",
+    "pase_graph_text",
     "transpile_cached",
+    "write_pase_graph",
 ]

@@ -262,16 +262,18 @@ def record_evidence(
     started: float,
     command: str,
     traceability_dir: Path | None = None,
+    run_id: str | None = None,
 ) -> ClaimOutcome:
     """Append ``evidence`` for ``claim_id``, found outside a gate run, as a run of its own.
 
     For campaigns too long for the gate (``matter-harness mutation``): the record is the
     gate's, with its own run id and ``command``; ``started`` is a ``perf_counter`` value.
+    Records of one suite of checks (``matter-harness conformance``) share ``run_id``.
     """
     found = [c for c in traceability_claims(load_artifacts(traceability_dir)) if c.id == claim_id]
     if not found:
         raise GateUsageError(f"no claim {claim_id} in the traceability data")
-    recorder = _Recorder(new_run_id(), tool_versions(), git_commit())
+    recorder = _Recorder(run_id or new_run_id(), tool_versions(), git_commit())
     with EvidenceLedger(ledger_path) as ledger:
         return recorder.append(ledger, found[0], evidence, started_at, started, command)
 
