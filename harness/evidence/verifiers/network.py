@@ -186,8 +186,7 @@ def off_path_evidence(
     delay = math.ceil(per_step / BURST) + 1
     config = run_config(faults=FaultPlan(delay_ms=delay))
     results = {
-        name: _stray_run(run, config, StrayAdversary(seed, templates))
-        for name, run in runs.items()
+        name: _stray_run(run, config, StrayAdversary(seed, templates)) for name, run in runs.items()
     }
     problems = []
     for name, result in results.items():
