@@ -44,8 +44,14 @@ from harness.evidence.verifiers.network import lossy_link_evidence, off_path_evi
 from harness.evidence.verifiers.runs import core_imports_evidence, negative_paths_evidence
 from harness.evidence.verifiers.vectors import vectors_evidence
 from harness.project import TRACEABILITY_DIR, WIT_DIR, file_sha256
-from harness.runtime import Component, ComponentInterface, Limits, Runtime, read_interface
-from harness.runtime.inspect import check_preamble
+from harness.runtime import (
+    Component,
+    ComponentInterface,
+    Limits,
+    Runtime,
+    check_preamble,
+    read_interface,
+)
 from harness.supply import SupplyChain, VerifiedComponent, check_core_imports
 from harness.wit import COMMISSIONEE, COMMISSIONER, CONFORMANCE, ROLES, SEAMS, SESSION_CONTROL
 

@@ -39,6 +39,7 @@ EXPORTS = {
     "WASMTIME_VERSION": "engine",
     "WASM_PAGE": "limits",
     "cache_key_path": "cache",
+    "check_preamble": "inspect",
     "classify_trap": "traps",
     "describe_component": "inspect",
     "field": "engine",
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
         unwrap_result,
         wat2wasm,
     )
-    from harness.runtime.inspect import describe_component
+    from harness.runtime.inspect import check_preamble, describe_component
     from harness.runtime.limits import WASM_PAGE, Limits
     from harness.runtime.runaway import (
         CHECK_DEADLINE_MS,
@@ -121,6 +122,7 @@ __all__ = [
     "RuntimeLoadError",
     "TableLimitExceeded",
     "cache_key_path",
+    "check_preamble",
     "classify_trap",
     "describe_component",
     "field",
