@@ -410,9 +410,17 @@ def _pase(suite: ConformanceSuite, check: VerificationClaim, role: str) -> Evide
     }
     thash = report.transcript_hash.hex() or None
     inputs = suite.inputs(role)
-    if not report.outcome.established:
-        message = "; ".join(describe_failure(report.outcome))
-        return Evidence(Verdict.FAIL, message, figures, inputs, suite.seed, thash)
+    outcome = report.outcome
+    if not outcome.established:
+        lines = describe_failure(outcome)
+        if outcome.commissioner.established and outcome.commissionee.established:
+            lines.append(
+                "their transcript hashes differ: commissioner "
+                f"{outcome.commissioner.transcript_hash.hex()[:16]}..., commissionee "
+                f"{outcome.commissionee.transcript_hash.hex()[:16]}... (the cores framed or "
+                "recorded the handshake datagrams differently)"
+            )
+        return Evidence(Verdict.FAIL, "; ".join(lines), figures, inputs, suite.seed, thash)
     if forward == 0 or backward == 0:
         message = f"transport component counted {forward} / {backward} packets"
         return Evidence(Verdict.FAIL, message, figures, inputs, suite.seed, thash)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import wasmtime
@@ -21,7 +23,7 @@ from wasm_samples import CLI_ENV, SEAMS, component
 
 from harness.build.componentize import BuildResult
 from harness.cli.app import cli
-from harness.drive import RunConfig, run_component
+from harness.drive import RunConfig, RunReport, run_component, run_native
 from harness.errors import RunConfigError
 from harness.evidence.contract import (
     CHECKS,
@@ -301,3 +303,57 @@ def test_a_heterogeneous_run_refuses_an_unknown_role(tmp_path: Path) -> None:
             tmp_path / "core.wasm",
             role_cores={"device": tmp_path},
         )
+
+
+# --------------------------------------------------------------------------- check verdicts
+
+
+class _Suite:
+    """What the PASE and session checks read of a suite: its seeded graph run."""
+
+    seed = 7
+
+    def __init__(self, report: RunReport) -> None:
+        self._report = report
+
+    def report(self, mode: str, role: str) -> RunReport:
+        assert mode == "graph"
+        return self._report
+
+    def inputs(self, role: str | None = None) -> dict[str, str]:
+        return {"candidate:c.wasm": "00" * 32}
+
+
+def _graph_run(**status: Any) -> RunReport:
+    report = run_native(RunConfig(seed=7))
+    report.transport_stats = {
+        "commissioner->commissionee packets": 6,
+        "commissionee->commissioner packets": 4,
+    }
+    if status:
+        report.outcome.commissionee = replace(report.outcome.commissionee, **status)
+    return report
+
+
+def test_pase_and_session_pass_on_an_established_run() -> None:
+    suite = _Suite(_graph_run())
+    check = contract_checks("commissionee")[2]
+    assert CHECKS["contract-pase"](suite, check, "commissionee").verdict is Verdict.PASS  # type: ignore[arg-type]
+    assert CHECKS["contract-session"](suite, check, "commissionee").verdict is Verdict.PASS  # type: ignore[arg-type]
+
+
+def test_pase_names_a_transcript_disagreement() -> None:
+    suite = _Suite(_graph_run(transcript_hash=bytes(32)))
+    check = contract_checks("commissionee")[2]
+    pase = CHECKS["contract-pase"](suite, check, "commissionee")  # type: ignore[arg-type]
+    assert pase.verdict is Verdict.FAIL
+    assert "transcript hashes differ" in pase.message and "0000000000000000" in pase.message
+    session = CHECKS["contract-session"](suite, check, "commissionee")  # type: ignore[arg-type]
+    assert session.verdict is Verdict.FAIL and "no secure session" in session.message
+
+
+def test_pase_fails_when_the_transport_component_counted_nothing() -> None:
+    report = _graph_run()
+    report.transport_stats = {}
+    pase = CHECKS["contract-pase"](_Suite(report), contract_checks("both")[2], "commissionee")  # type: ignore[arg-type]
+    assert pase.verdict is Verdict.FAIL and "counted 0 / 0 packets" in pase.message
