@@ -1,5 +1,6 @@
 """Making components: componentize-py builds behind a content-hash cache, graph files,
-the pure-Python composer and its component-text generator, cached compositions.
+the pure-Python composer and its component-text generator, cached compositions,
+heterogeneous PASE graphs (a different core per role).
 
 Layer: above ``supply`` (outputs are signed) and ``runtime`` (types, validation).
 """
@@ -42,6 +43,8 @@ EXPORTS = {
     "compose_to_file": "compositions",
     "composed_roles": "compositions",
     "load_graph": "graph",
+    "pase_graph_text": "hetero",
+    "write_pase_graph": "hetero",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
@@ -62,6 +65,7 @@ if TYPE_CHECKING:
         composed_roles,
     )
     from harness.build.graph import ROLE_DEFAULTS, Graph, GraphRoles, load_graph
+    from harness.build.hetero import pase_graph_text, write_pase_graph
     from harness.build.jco import (
         JSHOST_DIR,
         JsRuntimeError,
@@ -107,5 +111,7 @@ __all__ = [
     "ensure_npm_deps",
     "find_node",
     "load_graph",
+    "pase_graph_text",
     "transpile_cached",
+    "write_pase_graph",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from harness.cli import supply
 from harness.cli.app import cli
 from harness.cli.build import build
+from harness.cli.conformance import conformance
 from harness.cli.evidence import evidence
 from harness.cli.fuzz import fuzz
 from harness.cli.mutation import mutation
@@ -21,7 +22,7 @@ from harness.cli.run import run
 from harness.cli.spike import spike
 
 #: The command modules, imported for their side effect of registering on :data:`cli`.
-COMMAND_MODULES = (build, evidence, fuzz, mutation, run, spike, supply)
+COMMAND_MODULES = (build, conformance, evidence, fuzz, mutation, run, spike, supply)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ composed graph has its own placement in :mod:`harness.drive.composed`.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,32 +245,33 @@ def run_component(
     *,
     supply_chain: SupplyChain | None = None,
     adversary: LinkAdversary | None = None,
-    commissionee_path: Path | None = None,
+    role_cores: Mapping[str, Path] | None = None,
 ) -> RunReport:
     """Each role in its own instance of the core component, linked to host seams.
 
-    ``commissionee_path`` (default ``core_path``) runs the commissionee from another core
-    component: a heterogeneous pair, the commissioner from ``core_path``. Each core is
-    verified by ``supply_chain`` before it is compiled (default: the configured trust,
-    plus the build key of the directory holding ``core_path``). ``adversary``: as for
-    :func:`run_native`.
+    The core is verified by ``supply_chain`` before it is compiled (default: the
+    configured trust, plus the build key of the directory holding ``core_path``).
+    ``adversary``: as for :func:`run_native`. ``role_cores`` gives a role another core
+    file than ``core_path`` (a heterogeneous run: two implementations of the core world,
+    one per role, on the same host seams).
     """
     params = handshake_params(config)
     timings: dict[str, float] = {}
+    unknown = sorted(set(role_cores or {}) - set(ROLES))
+    if unknown:
+        raise RunConfigError(f"unknown role(s) {unknown}; the roles are {ROLES}")
+    paths = {role: (role_cores or {}).get(role, core_path) for role in ROLES}
     chain = supply_chain or SupplyChain.local(None, core_path.parent)
-    component = chain.load_component(runtime, core_path, role="core", timings=timings)
-    components = {COMMISSIONER: component, COMMISSIONEE: component}
-    if commissionee_path is not None and commissionee_path != core_path:
-        peer_timings: dict[str, float] = {}
-        components[COMMISSIONEE] = chain.load_component(
-            runtime, commissionee_path, role="core", timings=peer_timings
-        )
-        for name, seconds in peer_timings.items():
+    components: dict[Path, Component] = {}
+    for path in dict.fromkeys(paths.values()):
+        load_timings: dict[str, float] = {}
+        components[path] = chain.load_component(runtime, path, role="core", timings=load_timings)
+        for name, seconds in load_timings.items():
             timings[name] = timings.get(name, 0.0) + seconds
     seams = Seams(config, link_faults=config.faults is not None or adversary is not None)
     started = time.perf_counter()
     guests = {
-        role: instantiate_core(runtime, components[role], seams, role, config.limits)
+        role: instantiate_core(runtime, components[paths[role]], seams, role, config.limits)
         for role in ROLES
     }
     timings["instantiate"] = time.perf_counter() - started

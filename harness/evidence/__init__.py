@@ -1,6 +1,7 @@
 """Evidence: the hash-chained ledger, traceability data, the gate and its shared
 context, one verifier module per claim family (one registry, one
-:class:`~harness.evidence.verifiers.Evidence` type), and the reports.
+:class:`~harness.evidence.verifiers.Evidence` type), the reports, and the conformance
+suite that runs the checks on another implementation of the core world.
 
 Layer: above ``drive``; only ``cli`` imports it.
 """
@@ -13,7 +14,12 @@ from harness.lazy import lazy_exports
 
 #: Each public name and the module (in this package) that defines it.
 EXPORTS = {
+    "CONTRACT_DIR": "contract",
+    "ConformanceSuite": "contract",
+    "ContractInputError": "contract",
     "DEFAULT_MUTATION_WORKDIR": "mutation_run",
+    "ROLE_CHOICES": "contract",
+    "SuiteResult": "contract",
     "Evidence": "verifiers",
     "EvidenceLedger": "ledger",
     "ExpectedText": "spike",
@@ -29,8 +35,12 @@ EXPORTS = {
     "find_expected": "spike",
     "Verdict": "verifiers",
     "Verifier": "verifiers",
+    "check_names": "contract",
     "check_provenance": "merge",
+    "contract_artifacts": "contract",
+    "contract_checks": "contract",
     "format_mutation_table": "mutation",
+    "inspect_candidate": "contract",
     "load_equivalents": "mutation",
     "load_artifacts": "traceability",
     "merge_ledgers": "merge",
@@ -53,6 +63,17 @@ __getattr__, __dir__ = lazy_exports(__name__, EXPORTS)
 
 if TYPE_CHECKING:
     from harness.evidence.context import GateContext
+    from harness.evidence.contract import (
+        CONTRACT_DIR,
+        ROLE_CHOICES,
+        ConformanceSuite,
+        ContractInputError,
+        SuiteResult,
+        check_names,
+        contract_artifacts,
+        contract_checks,
+        inspect_candidate,
+    )
     from harness.evidence.gate import (
         GateResult,
         GateUsageError,
@@ -88,9 +109,13 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "CONTRACT_DIR",
     "DEFAULT_MUTATION_WORKDIR",
     "REGISTRY",
+    "ROLE_CHOICES",
     "SPIKE_CLAIM_ID",
+    "ConformanceSuite",
+    "ContractInputError",
     "Evidence",
     "EvidenceLedger",
     "ExpectedText",
@@ -99,13 +124,18 @@ __all__ = [
     "GateUsageError",
     "Shard",
     "SpikeSubject",
+    "SuiteResult",
     "Verdict",
     "Verifier",
     "campaign_evidence",
+    "check_names",
     "check_provenance",
+    "contract_artifacts",
+    "contract_checks",
     "find_expected",
     "format_mutation_table",
     "fuzz_evidence",
+    "inspect_candidate",
     "load_artifacts",
     "load_claims",
     "load_equivalents",

@@ -168,7 +168,7 @@ class GateContext:
             self.runtime,
             commissioner,
             supply_chain=self.supply_chain,
-            commissionee_path=commissionee,
+            role_cores={COMMISSIONEE: commissionee},
             **options,
         )
 

@@ -315,6 +315,7 @@ def record_evidence(
     command: str,
     traceability_dir: Path | None = None,
     claim: Claim | None = None,
+    run_id: str | None = None,
 ) -> ClaimOutcome:
     """Append ``evidence`` for ``claim_id``, found outside a gate run, as a run of its own.
 
@@ -322,6 +323,7 @@ def record_evidence(
     gate's, with its own run id and ``command``; ``started`` is a ``perf_counter`` value.
     ``claim`` is given for a claim outside the traceability data (a spike run's, see
     :mod:`harness.evidence.spike`); otherwise ``claim_id`` is looked up there.
+    Records of one suite of checks (``matter-harness conformance``) share ``run_id``.
     """
     if claim is not None:
         if claim.id != claim_id:
@@ -332,7 +334,7 @@ def record_evidence(
         found = [c for c in traceability_claims(artifacts) if c.id == claim_id]
     if not found:
         raise GateUsageError(f"no claim {claim_id} in the traceability data")
-    recorder = _Recorder(new_run_id(), tool_versions(), git_commit())
+    recorder = _Recorder(run_id or new_run_id(), tool_versions(), git_commit())
     with EvidenceLedger(ledger_path) as ledger:
         return recorder.append(ledger, found[0], evidence, started_at, started, command)
 

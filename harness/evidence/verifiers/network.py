@@ -42,6 +42,7 @@ from harness.drive import (
 )
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
+from harness.runtime import Limits
 from harness.seams import Delivered, FaultPlan, StrayGenerator, parse_fault_plan
 from harness.wit import COMMISSIONEE, COMMISSIONER
 
@@ -145,20 +146,58 @@ def _stray_run(
 @verifier("off-path-robustness")
 def verify_off_path(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C8: strays interleaved at every step stop nothing, in the component and the graph."""
-    per_step = int(params.get("strays-per-step", 1000))
-    templates = reference_datagrams(ctx.report("component"))
-    # Each real datagram spends `delay` rounds in flight, each round brings BURST strays.
-    delay = math.ceil(per_step / BURST) + 1
-    config = ctx.run_config(faults=FaultPlan(delay_ms=delay))
     runs: dict[str, Callable[..., RunReport]] = {"component": ctx.run_component}
     # Strays reach the graph through its link-faults role; without one, that half of the
     # claim cannot be checked on this graph.
     missing_faults = ctx.roles.transport_faults is None
     if not missing_faults:
         runs["composed"] = ctx.run_composed
+    evidence = off_path_evidence(
+        runs,
+        ctx.report("component"),
+        ctx.run_config,
+        ctx.seed,
+        int(params.get("strays-per-step", 1000)),
+        ctx.inputs("core", "loopback", "composed"),
+    )
+    if missing_faults and evidence.verdict is Verdict.PASS:
+        total = sum(run["strays_injected"] for run in evidence.figures["runs"].values())
+        reason = (
+            "the graph surfaces no transport-faults role, so strays cannot be injected "
+            f"across it (the core component run completed under {total} strays)"
+        )
+        return Evidence(
+            Verdict.NOT_APPLICABLE,
+            reason,
+            evidence.figures,
+            evidence.inputs,
+            ctx.seed,
+            reason=reason,
+        )
+    return evidence
+
+
+def off_path_evidence(
+    runs: Mapping[str, Callable[..., RunReport]],
+    reference: RunReport,
+    run_config: Callable[..., RunConfig],
+    seed: int,
+    per_step: int,
+    inputs: dict[str, str],
+) -> Evidence:
+    """C8's check on the placements ``runs`` (name to ``run(config, adversary=...)``),
+    whichever core files they hold: every run must complete under the strays, with at
+    least ``per_step`` strays per step and role, and all runs with one transcript.
+
+    ``reference`` is an unfaulted run of the same cores on the host loopback: its
+    datagrams are the templates of the strays and replays.
+    """
+    templates = reference_datagrams(reference)
+    # Each real datagram spends `delay` rounds in flight, each round brings BURST strays.
+    delay = math.ceil(per_step / BURST) + 1
+    config = run_config(faults=FaultPlan(delay_ms=delay))
     results = {
-        name: _stray_run(run, config, StrayAdversary(ctx.seed, templates))
-        for name, run in runs.items()
+        name: _stray_run(run, config, StrayAdversary(seed, templates)) for name, run in runs.items()
     }
     problems = []
     for name, result in results.items():
@@ -183,29 +222,22 @@ def verify_off_path(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
         "burst": BURST,
         "runs": results,
     }
-    inputs = ctx.inputs("core", "loopback", "composed")
     if problems:
-        return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs, ctx.seed)
-    if missing_faults:
-        reason = (
-            "the graph surfaces no transport-faults role, so strays cannot be injected "
-            f"across it (the core component run completed under {total} strays)"
-        )
-        return Evidence(Verdict.NOT_APPLICABLE, reason, figures, inputs, ctx.seed, reason=reason)
+        return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs, seed)
     return Evidence(
         Verdict.PASS,
         f"{total} malformed, unaddressed and replayed datagrams, at least {per_step} per "
-        "step and role, in the component and the composed graph: both handshakes completed, "
-        "with one transcript",
+        f"step and role, in {' and '.join(runs)}: every handshake completed, with one "
+        "transcript",
         figures,
         inputs,
-        ctx.seed,
+        seed,
         transcripts.pop(),
     )
 
 
-def _lossy_run(ctx: GateContext, config: RunConfig) -> dict[str, Any]:
-    report = ctx.run_composed(config)
+def _lossy_run(run: Callable[[RunConfig], RunReport], config: RunConfig) -> dict[str, Any]:
+    report = run(config)
     outcome = report.outcome
     return {
         "ok": report.ok,
@@ -255,6 +287,22 @@ def verify_lossy_link(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     at least that many datagrams were dropped its way (no MRP implementation survives
     that; such seeds are recorded, never hidden). Any other failure fails the claim.
     """
+    return lossy_link_evidence(
+        ctx.run_composed,
+        params,
+        ctx.limits,
+        ctx.inputs("core", "loopback", "composed"),
+    )
+
+
+def lossy_link_evidence(
+    run: Callable[[RunConfig], RunReport],
+    params: Mapping[str, Any],
+    limits: Limits,
+    inputs: dict[str, str],
+) -> Evidence:
+    """C9's check on the composed graph ``run`` runs (whichever core files it nests),
+    with C9's parameters ``params`` (``faults``, ``seeds``, ``max-seeds``, ``first-seed``)."""
     plan = parse_fault_plan(str(params.get("faults", "drop=0.3,duplicate=0.1,reorder=0.1")))
     wanted = int(params.get("seeds", 20))
     max_seeds = int(params.get("max-seeds", wanted + 4))
@@ -266,8 +314,8 @@ def verify_lossy_link(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     for seed in range(first_seed, first_seed + max_seeds):
         if completed == wanted:
             break
-        config = RunConfig(seed=seed, limits=ctx.limits, faults=plan)
-        first, second = _lossy_run(ctx, config), _lossy_run(ctx, config)
+        config = RunConfig(seed=seed, limits=limits, faults=plan)
+        first, second = _lossy_run(run, config), _lossy_run(run, config)
         per_seed[str(seed)] = first
         if (first["transcript_hash"], first["faults"], first["failures"]) != (
             second["transcript_hash"],
@@ -294,7 +342,6 @@ def verify_lossy_link(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
         "lost_to_exhausted_retransmissions": lost,
         "seeds": per_seed,
     }
-    inputs = ctx.inputs("core", "loopback", "composed")
     if problems:
         return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs)
     note = (

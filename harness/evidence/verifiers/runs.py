@@ -3,13 +3,14 @@ composed graph, seeded determinism, and the negative paths."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from harness.drive import RunReport, describe_failure
+from harness.drive import RunConfig, RunReport, describe_failure
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, verifier
-from harness.runtime import describe_component
+from harness.runtime import Runtime, describe_component
 from harness.seams import message_type
 from harness.supply import check_core_imports
 from harness.wit import COMMISSIONEE, COMMISSIONER, SESSION_CONTROL
@@ -51,28 +52,37 @@ def _run_figures(report: RunReport) -> dict[str, Any]:
 @verifier("core-component-imports")
 def verify_core_imports(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C1: the core component's imports are exactly transport, clock and entropy."""
-    path = ctx.component("core")
-    info = describe_component(path)
+    return core_imports_evidence(
+        ctx.component("core"), ctx.inputs("core"), ctx.build_figures.get("core"), ctx.runtime
+    )
+
+
+def core_imports_evidence(
+    path: Path,
+    inputs: dict[str, str],
+    build: Any = None,
+    runtime: Runtime | None = None,
+) -> Evidence:
+    """C1's check of one core component file: its imports are exactly the three seams (no
+    WASI, nothing else) and it exports session control. ``build`` goes into the figures;
+    ``runtime`` compiles it for the export list (default: a runtime of its own)."""
+    info = describe_component(path, runtime)
     imports = sorted(info["imports"])
     figures = {
         "headline": f"{len(imports)} imports: "
         + ", ".join(i.split("/")[1].split("@")[0] for i in imports),
         "imports": imports,
         "size": info["size"],
-        "build": ctx.build_figures.get("core"),
+        "build": build,
     }
     problems = check_core_imports(path)
     if problems:
         figures["problems"] = problems
         message = "core imports are not exactly the three seams: " + "; ".join(problems)
-        return Evidence(Verdict.FAIL, message, figures, ctx.inputs("core"))
+        return Evidence(Verdict.FAIL, message, figures, inputs)
     if SESSION_CONTROL not in info["exports"]:
-        return Evidence(
-            Verdict.FAIL, "core does not export session-control", figures, ctx.inputs("core")
-        )
-    return Evidence(
-        Verdict.PASS, "imports are exactly the three seams", figures, ctx.inputs("core")
-    )
+        return Evidence(Verdict.FAIL, "core does not export session-control", figures, inputs)
+    return Evidence(Verdict.PASS, "imports are exactly the three seams", figures, inputs)
 
 
 def _handshake_evidence(ctx: GateContext, mode: str, names: tuple[str, ...]) -> Evidence:
@@ -212,23 +222,43 @@ def verify_determinism(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
 @verifier("negative-paths")
 def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C5: wrong passcode, corrupted and truncated datagrams fail cleanly on both sides."""
-    cases = {
-        "wrong-passcode": ctx.run_config(wrong_passcode=True),
-        "corrupted-datagram": ctx.run_config(fault="corrupt"),
-        "truncated-message": ctx.run_config(fault="truncate"),
-    }
-    # The faults hit Pake1's payload (placements.FAULT_SEND): the commissionee fails on it
-    # and tells the commissioner. A fault that lands elsewhere (a header the message
-    # layer drops, an ack) would be retransmitted away or fail for another reason.
-    expected_kinds = {
-        "wrong-passcode": ("confirmation-failed", "peer-status"),
-        "corrupted-datagram": ("peer-status", "crypto"),
-        "truncated-message": ("peer-status", "decode"),
-    }
+    return negative_paths_evidence(
+        ctx.run_component,
+        ctx.run_config,
+        ctx.inputs("core"),
+        ctx.seed,
+    )
+
+
+#: C5's cases: the run each one asks for (``RunConfig`` changes).
+NEGATIVE_CASES: dict[str, dict[str, Any]] = {
+    "wrong-passcode": {"wrong_passcode": True},
+    "corrupted-datagram": {"fault": "corrupt"},
+    "truncated-message": {"fault": "truncate"},
+}
+#: The failure kinds (commissioner, commissionee) each case must end with. The faults hit
+#: Pake1's payload (placements.FAULT_SEND): the commissionee fails on it and tells the
+#: commissioner. A fault that lands elsewhere (a header the message layer drops, an ack)
+#: would be retransmitted away or fail for another reason.
+NEGATIVE_KINDS: dict[str, tuple[str, str]] = {
+    "wrong-passcode": ("confirmation-failed", "peer-status"),
+    "corrupted-datagram": ("peer-status", "crypto"),
+    "truncated-message": ("peer-status", "decode"),
+}
+
+
+def negative_paths_evidence(
+    run: Callable[[RunConfig], RunReport],
+    run_config: Callable[..., RunConfig],
+    inputs: dict[str, str],
+    seed: int | None,
+) -> Evidence:
+    """C5's check on whatever ``run`` places the roles in (one core file, or two: a
+    heterogeneous pair); ``run_config(**changes)`` gives each case's parameters."""
     results: dict[str, Any] = {}
     problems = []
-    for name, config in cases.items():
-        report = ctx.run_component(config)
+    for name, changes in NEGATIVE_CASES.items():
+        report = run(run_config(**changes))
         ci, ce = report.outcome.commissioner.failure, report.outcome.commissionee.failure
         results[name] = {
             COMMISSIONER: None if ci is None else {"kind": ci.kind, "message": ci.message},
@@ -237,17 +267,17 @@ def verify_negative_paths(ctx: GateContext, params: Mapping[str, Any]) -> Eviden
         if report.ok or ci is None or ce is None:
             problems.append(f"{name}: both roles must fail, got {results[name]}")
             continue
-        want = expected_kinds.get(name)
-        if want is not None and (ci.kind, ce.kind) != want:
+        want = NEGATIVE_KINDS[name]
+        if (ci.kind, ce.kind) != want:
             problems.append(f"{name}: expected failure kinds {want}, got {(ci.kind, ce.kind)}")
-    inputs = ctx.inputs("core")
+    cases = len(NEGATIVE_CASES)
     if problems:
-        figures = {"headline": f"{len(problems)} of {len(cases)} cases wrong", "cases": results}
-        return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs, ctx.seed)
+        figures = {"headline": f"{len(problems)} of {cases} cases wrong", "cases": results}
+        return Evidence(Verdict.FAIL, "; ".join(problems), figures, inputs, seed)
     return Evidence(
         Verdict.PASS,
         "all negative runs failed cleanly on both roles",
-        {"headline": f"{len(cases)} of {len(cases)} failed cleanly", "cases": results},
+        {"headline": f"{cases} of {cases} failed cleanly", "cases": results},
         inputs,
-        ctx.seed,
+        seed,
     )

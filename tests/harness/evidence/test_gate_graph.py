@@ -262,7 +262,7 @@ def test_a_role_naming_a_missing_export_is_exit_2(tmp_path: Path) -> None:
 def broken_transcript_core(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from broken_cores import build_broken_core
 
-    return build_broken_core("transcript", tmp_path_factory.mktemp("broken-cores"))
+    return build_broken_core("swapped-context", tmp_path_factory.mktemp("broken-cores"))
 
 
 @pytest.mark.slow

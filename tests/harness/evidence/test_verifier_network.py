@@ -140,8 +140,8 @@ def test_c9_fails_when_a_seed_does_not_reproduce(
     calls: list[int] = []
     real = network._lossy_run
 
-    def flaky(ctx: Any, config: RunConfig) -> dict[str, Any]:
-        result = real(ctx, config)
+    def flaky(run: Any, config: RunConfig) -> dict[str, Any]:
+        result = real(run, config)
         calls.append(1)
         if len(calls) == 2:
             result = {**result, "transcript_hash": "00" * 32}
