@@ -23,6 +23,9 @@ EXPORTS = {
     "ensure_npm_deps": "jco",
     "find_node": "jco",
     "transpile_cached": "jco",
+    "MJS_CORE_NAME": "specs",
+    "MjsBuildError": "mjs",
+    "build_mjs_core": "mjs",
     "BuildError": "componentize",
     "BuildResult": "componentize",
     "COMPONENTS": "specs",
@@ -65,11 +68,13 @@ if TYPE_CHECKING:
         find_node,
         transpile_cached,
     )
-    from harness.build.specs import COMPONENTS, ComponentSpec
+    from harness.build.mjs import MjsBuildError, build_mjs_core
+    from harness.build.specs import COMPONENTS, MJS_CORE_NAME, ComponentSpec
 
 __all__ = [
     "COMPONENTS",
     "JSHOST_DIR",
+    "MJS_CORE_NAME",
     "BuildError",
     "BuildResult",
     "ComponentSpec",
@@ -77,6 +82,7 @@ __all__ = [
     "ComposedArtifact",
     "Graph",
     "JsRuntimeError",
+    "MjsBuildError",
     "NodeInfo",
     "NodeNotFoundError",
     "NodeTooOldError",
@@ -85,6 +91,7 @@ __all__ = [
     "Transpiled",
     "build_all",
     "build_component",
+    "build_mjs_core",
     "componentize_py_version",
     "compose",
     "compose_cached",

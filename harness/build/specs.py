@@ -37,3 +37,8 @@ LOOPBACK = ComponentSpec(
     python_paths=(COMPONENTS_DIR / "loopback",),
 )
 COMPONENTS: dict[str, ComponentSpec] = {spec.name: spec for spec in (CORE, LOOPBACK)}
+
+MJS_CORE_NAME = "mjs-core"
+"""The optional second core, built from matter.js with componentize-js when Node.js is
+present (:mod:`harness.build.mjs`); not one of :data:`COMPONENTS`, so ``run`` and the gate
+never build or use it by default."""

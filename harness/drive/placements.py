@@ -9,6 +9,7 @@ composed graph has its own placement in :mod:`harness.drive.composed`.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,21 +245,32 @@ def run_component(
     *,
     supply_chain: SupplyChain | None = None,
     adversary: LinkAdversary | None = None,
+    role_paths: Mapping[str, Path] | None = None,
 ) -> RunReport:
     """Each role in its own instance of the core component, linked to host seams.
 
     The core is verified by ``supply_chain`` before it is compiled (default: the
     configured trust, plus the build key of the directory holding ``core_path``).
-    ``adversary``: as for :func:`run_native`.
+    ``adversary``: as for :func:`run_native`. ``role_paths`` gives a role another core
+    component than ``core_path`` (``{"commissionee": other}``): two different cores, one
+    per role, e.g. the project's against an independent one.
     """
     params = handshake_params(config)
     timings: dict[str, float] = {}
+    paths = {role: core_path for role in ROLES}
+    for role, path in (role_paths or {}).items():
+        if role not in paths:
+            raise RunConfigError(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+        paths[role] = path
     chain = supply_chain or SupplyChain.local(None, core_path.parent)
-    component = chain.load_component(runtime, core_path, role="core", timings=timings)
+    components: dict[Path, Component] = {}
+    for path in dict.fromkeys(paths.values()):
+        components[path] = chain.load_component(runtime, path, role="core", timings=timings)
     seams = Seams(config, link_faults=config.faults is not None or adversary is not None)
     started = time.perf_counter()
     guests = {
-        role: instantiate_core(runtime, component, seams, role, config.limits) for role in ROLES
+        role: instantiate_core(runtime, components[paths[role]], seams, role, config.limits)
+        for role in ROLES
     }
     timings["instantiate"] = time.perf_counter() - started
     fuel_before = {role: guests[role].store.get_fuel() for role in ROLES}
