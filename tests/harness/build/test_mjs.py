@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.build.compositions import compose_cached
 from harness.build.jco import JsRuntimeError, NpmInstallError, find_node
 from harness.build.mjs import build_mjs_core
+from harness.drive.composed import run_composed
 from harness.drive.config import RunConfig
 from harness.drive.conformance import (
     all_passed,
@@ -129,6 +131,48 @@ def test_conformance_vectors(mjs_core_path: Path, shared_runtime: Runtime) -> No
     results = run_conformance(target, load_vectors())
     assert all_passed(results), [(r.name, r.detail) for r in results if not r.passed]
     assert len(results) == 10
+
+
+def test_pase_in_a_heterogeneous_composed_graph(
+    mjs_core_path: Path,
+    core_path: Path,
+    loopback_path: Path,
+    shared_runtime: Runtime,
+    tmp_path: Path,
+) -> None:
+    """Our core as commissioner and mjs-core as commissionee, composed with the loopback
+    into one component (the shape of components/graphs/pase-loopback.toml): PASE
+    completes inside the graph with the same transcript as our core with itself."""
+    graph = (Path(__file__).parents[3] / "components/graphs/pase-loopback.toml").read_text()
+    nodes = f"""[nodes.core]
+path = "{core_path.resolve()}"
+
+[nodes.mjs]
+path = "{mjs_core_path.resolve()}"
+
+[nodes.loopback]
+path = "{loopback_path.resolve()}"
+"""
+    start, end = graph.index("[nodes.core]"), graph.index("[instances.commissioner]")
+    graph = graph[:start] + nodes + "\n" + graph[end:]
+    graph = graph.replace(
+        '[instances.commissionee]\nnode = "core"', '[instances.commissionee]\nnode = "mjs"'
+    )
+    assert 'node = "mjs"' in graph
+    graph_path = tmp_path / "pase-mjs-commissionee.toml"
+    graph_path.write_text(graph, encoding="utf-8")
+    chain = SupplyChain.local(None, DEFAULT_BUILD_DIR)
+    composed = compose_cached(graph_path, shared_runtime, DEFAULT_BUILD_DIR, supply_chain=chain)
+    report = run_composed(
+        RunConfig(seed=7, limits=MJS_LIMITS),
+        shared_runtime,
+        composed.path,
+        supply_chain=chain,
+        verified=composed.verified,
+    )
+    assert report.ok, (report.error, report.outcome.commissionee.failure)
+    assert len(report.outcome.secure_probe) == 2
+    assert report.outcome.transcript_hash == run_native(RunConfig(seed=7)).outcome.transcript_hash
 
 
 def test_role_paths_names_known_roles_only(core_path: Path, shared_runtime: Runtime) -> None:
