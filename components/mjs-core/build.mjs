@@ -2,9 +2,10 @@
 //
 //   node build.mjs --wit DIR --out FILE.wasm [--bundle FILE.js]
 //
-// matter.js is bundled as a CommonJS function body that the glue evaluates on first use:
-// evaluated at the top level, it runs while componentize-js snapshots the engine (Wizer),
-// and that snapshot aborts (`bad_optional_access ... mozalloc_abort`, see README.md).
+// matter.js is bundled as a CommonJS function body that the glue calls with its own
+// `performance` (backed by the clock seam): matter.js reads `performance.timeOrigin` while
+// loading, which aborts the engine snapshot (`bad_optional_access ... mozalloc_abort`,
+// see README.md, finding 1).
 // Prints one JSON line: output path, sizes and seconds per step.
 
 import { componentize } from "@bytecodealliance/componentize-js";
