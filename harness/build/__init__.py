@@ -24,6 +24,9 @@ EXPORTS = {
     "ensure_npm_deps": "jco",
     "find_node": "jco",
     "transpile_cached": "jco",
+    "MJS_CORE_NAME": "specs",
+    "MjsBuildError": "mjs",
+    "build_mjs_core": "mjs",
     "BuildError": "componentize",
     "BuildResult": "componentize",
     "COMPONENTS": "specs",
@@ -79,11 +82,13 @@ if TYPE_CHECKING:
         find_node,
         transpile_cached,
     )
-    from harness.build.specs import COMPONENTS, ON_REQUEST, SPIKE, ComponentSpec
+    from harness.build.mjs import MjsBuildError, build_mjs_core
+    from harness.build.specs import COMPONENTS, MJS_CORE_NAME, ON_REQUEST, SPIKE, ComponentSpec
 
 __all__ = [
     "COMPONENTS",
     "JSHOST_DIR",
+    "MJS_CORE_NAME",
     "ON_REQUEST",
     "ROLE_DEFAULTS",
     "SPIKE",
@@ -95,6 +100,7 @@ __all__ = [
     "Graph",
     "GraphRoles",
     "JsRuntimeError",
+    "MjsBuildError",
     "NodeInfo",
     "NodeNotFoundError",
     "NodeTooOldError",
@@ -103,6 +109,7 @@ __all__ = [
     "Transpiled",
     "build_all",
     "build_component",
+    "build_mjs_core",
     "componentize_py_version",
     "compose",
     "compose_cached",

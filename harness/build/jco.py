@@ -186,27 +186,29 @@ def _validates_extended_const(path: str, flags: tuple[str, ...]) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
-def pinned_jco_version(jshost: Path = JSHOST_DIR) -> str:
-    """The jco version ``jshost/package.json`` pins (exactly)."""
+def pinned_version(directory: Path = JSHOST_DIR, package: str = JCO_PACKAGE) -> str:
+    """The version of ``package`` that ``directory/package.json`` pins (exactly), among its
+    dependencies or devDependencies."""
     try:
-        manifest = json.loads((jshost / "package.json").read_text(encoding="utf-8"))
-        version = manifest["dependencies"][JCO_PACKAGE]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        manifest = json.loads((directory / "package.json").read_text(encoding="utf-8"))
+        pins = {**manifest.get("devDependencies", {}), **manifest.get("dependencies", {})}
+        version = pins[package]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NpmInstallError(
-            f"cannot read the pinned jco version from {jshost}/package.json: {exc}"
+            f"cannot read the pinned {package} version from {directory}/package.json: {exc}"
         ) from exc
     if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise NpmInstallError(
-            f"{jshost}/package.json must pin {JCO_PACKAGE} exactly, not {version!r}"
+            f"{directory}/package.json must pin {package} exactly, not {version!r}"
         )
     return version
 
 
-def installed_jco_version(jshost: Path = JSHOST_DIR) -> str | None:
-    """The jco version in ``jshost/node_modules`` (None when not installed)."""
+def installed_version(directory: Path = JSHOST_DIR, package: str = JCO_PACKAGE) -> str | None:
+    """The version of ``package`` in ``directory/node_modules`` (None when not installed)."""
     try:
         data = json.loads(
-            (jshost / "node_modules" / JCO_PACKAGE / "package.json").read_text(encoding="utf-8")
+            (directory / "node_modules" / package / "package.json").read_text(encoding="utf-8")
         )
     except (OSError, ValueError):
         return None
@@ -214,20 +216,33 @@ def installed_jco_version(jshost: Path = JSHOST_DIR) -> str | None:
     return version if isinstance(version, str) else None
 
 
-def ensure_npm_deps(jshost: Path = JSHOST_DIR, progress: Progress | None = None) -> str:
-    """Install the pinned npm dependencies with ``npm ci`` unless they are there; the
-    jco version."""
-    pinned = pinned_jco_version(jshost)
-    if installed_jco_version(jshost) == pinned:
+def pinned_jco_version(jshost: Path = JSHOST_DIR) -> str:
+    """The jco version ``jshost/package.json`` pins (exactly)."""
+    return pinned_version(jshost, JCO_PACKAGE)
+
+
+def installed_jco_version(jshost: Path = JSHOST_DIR) -> str | None:
+    """The jco version in ``jshost/node_modules`` (None when not installed)."""
+    return installed_version(jshost, JCO_PACKAGE)
+
+
+def ensure_npm_deps(
+    jshost: Path = JSHOST_DIR, progress: Progress | None = None, package: str = JCO_PACKAGE
+) -> str:
+    """Install the pinned npm dependencies of ``jshost`` (any directory with a
+    package.json and package-lock.json) with ``npm ci`` unless ``package`` is there at its
+    pinned version; that version (by default jco's)."""
+    pinned = pinned_version(jshost, package)
+    if installed_version(jshost, package) == pinned:
         return pinned
     npm = shutil.which("npm")
     if npm is None:
         raise NpmInstallError(
-            "npm not found: the jco runtime installs its pinned dependencies with `npm ci`",
+            f"npm not found: {jshost} installs its pinned dependencies with `npm ci`",
             hint="install npm (it comes with Node.js)",
         )
     if progress is not None:
-        progress(f"installing the JS host's npm dependencies (npm ci in {jshost}, jco {pinned})")
+        progress(f"installing the npm dependencies of {jshost} (npm ci, {package} {pinned})")
     try:
         with progress_lines.step(f"npm ci in {jshost}"):
             done = _run([npm, "ci", "--no-audit", "--no-fund"], cwd=jshost)
@@ -237,8 +252,8 @@ def ensure_npm_deps(jshost: Path = JSHOST_DIR, progress: Progress | None = None)
         raise NpmInstallError(
             f"npm ci in {jshost} failed: {_first_line(done.stderr + done.stdout)}"
         )
-    if installed_jco_version(jshost) != pinned:
-        raise NpmInstallError(f"npm ci in {jshost} did not install {JCO_PACKAGE} {pinned}")
+    if installed_version(jshost, package) != pinned:
+        raise NpmInstallError(f"npm ci in {jshost} did not install {package} {pinned}")
     return pinned
 
 

@@ -51,3 +51,8 @@ SPIKE = ComponentSpec(
 )
 #: Components built only when asked for by name (``matter-harness build spike``).
 ON_REQUEST: dict[str, ComponentSpec] = {SPIKE.name: SPIKE}
+
+MJS_CORE_NAME = "mjs-core"
+"""The optional second core, built from matter.js with componentize-js when Node.js is
+present (:mod:`harness.build.mjs`); not one of :data:`COMPONENTS`, so ``run`` and the gate
+never build or use it by default."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.build import COMPONENTS, ON_REQUEST
+from harness.build import COMPONENTS, MJS_CORE_NAME, ON_REQUEST
 from harness.cli.app import cli
 from harness.cli.options import (
     ComponentPath,
@@ -28,22 +28,39 @@ from harness.component_file import ComponentInputError, read_component_file
 @build_dir_option
 @click.option("--force", is_flag=True, help="Rebuild even when the cache says it is current.")
 @signing_key_option
-@click.argument("names", nargs=-1, type=click.Choice(sorted({**COMPONENTS, **ON_REQUEST})))
+@click.argument(
+    "names", nargs=-1, type=click.Choice([*sorted({**COMPONENTS, **ON_REQUEST}), MJS_CORE_NAME])
+)
 def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[str, ...]) -> None:
-    """Build the components (core, loopback; spike, the example spike command, only when
-    named) with componentize-py, and sign them.
+    """Build the components (core, loopback) with componentize-py, and sign them; and,
+    when Node.js and npm are present, mjs-core (a second core from matter.js, built with
+    componentize-js), which is skipped with a note when they are not. spike, the example
+    spike command, is built only when named.
 
     A content-hash cache of the inputs (WIT, sources, tool version) skips unchanged
     rebuilds. Outputs are signed with --signing-key, else with the build directory's
     build key (generated on first use in BUILD_DIR/keys/).
     """
-    from harness.build import build_all
+    from harness.build import BuildResult, JsRuntimeError, build_all, build_mjs_core
     from harness.supply import SupplyChain
 
     chain = SupplyChain.local(settings(None, None, signing_key), build_dir)
-    results = build_all(
-        build_dir, names=names or None, force=force, progress=progress, supply_chain=chain
-    )
+    wanted = names or (*COMPONENTS, MJS_CORE_NAME)
+    py_names = [name for name in wanted if name != MJS_CORE_NAME]
+    results: dict[str, BuildResult] = {}
+    if py_names:
+        results.update(
+            build_all(build_dir, names=py_names, force=force, progress=progress, supply_chain=chain)
+        )
+    if MJS_CORE_NAME in wanted:
+        try:
+            results[MJS_CORE_NAME] = build_mjs_core(
+                build_dir, force=force, progress=progress, supply_chain=chain
+            )
+        except JsRuntimeError as exc:
+            if names:  # asked for by name: missing Node/npm is an error
+                raise
+            click.echo(f"{MJS_CORE_NAME}: skipped ({exc})")
     built = sum(not r.cached for r in results.values())
     signer = chain.build_signer().public_key.fingerprint
     click.echo(

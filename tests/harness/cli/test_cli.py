@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from harness.build.componentize import BuildResult
+from harness.build.jco import NODE_ENV
 from harness.cli.app import cli
 from harness.project import DEFAULT_BUILD_DIR
 from harness.wit import CLOCK, ENTROPY, TRANSPORT
@@ -181,12 +182,24 @@ def test_peer_trace_refuses_a_missing_directory_before_anything(tmp_path: Path) 
 
 
 @slow
-def test_build_is_up_to_date_when_cached(built_components: dict[str, BuildResult]) -> None:
+def test_build_is_up_to_date_when_cached(
+    built_components: dict[str, BuildResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without Node.js the optional mjs-core is skipped, with a note, and that is no error.
+    monkeypatch.setenv(NODE_ENV, "no-such-node-executable")
     result = _invoke("build")
     assert result.exit_code == 0, result.output
     assert "core: up to date" in result.stderr
     assert "loopback: up to date" in result.stderr
+    assert "mjs-core: skipped (Node.js not found" in result.stdout
     assert f"2 component(s) ready in {DEFAULT_BUILD_DIR} (0 built)" in result.stdout
+
+
+def test_build_mjs_core_by_name_needs_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NODE_ENV, "no-such-node-executable")
+    result = _invoke("build", "mjs-core")
+    _assert_clean_error(result, 2)
+    assert "Node.js not found" in result.stderr
 
 
 def test_build_rejects_unknown_component() -> None:
