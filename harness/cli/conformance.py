@@ -12,14 +12,18 @@ from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     announce,
+    announce_ledger,
     build_dir_option,
-    memory_budget_option,
+    limit_options,
+    limits_from,
     progress,
     settings,
     trust_options,
 )
+from harness.project import EVIDENCE_DIR, display_path
 
-DEFAULT_CONFORMANCE_LEDGER = Path("evidence") / "conformance.jsonl"
+#: Apart from the project's ledger: a candidate's records are never the project's evidence.
+DEFAULT_CONFORMANCE_LEDGER = EVIDENCE_DIR / "conformance.jsonl"
 #: The report format of each ``--report`` suffix (Markdown for any other).
 REPORT_FORMATS = {".md": "md", ".html": "html", ".json": "json", ".xml": "junit"}
 
@@ -37,8 +41,9 @@ REPORT_FORMATS = {".md": "md", ".html": "html", ".json": "json", ".xml": "junit"
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
     default=DEFAULT_CONFORMANCE_LEDGER,
-    show_default=True,
-    help="Evidence ledger the checks are appended to (one record per check, one run id).",
+    show_default=f"<project>/{display_path(DEFAULT_CONFORMANCE_LEDGER)}",
+    help="Evidence ledger the checks are appended to (one record per check, one run id); "
+    "kept apart from the project's ledger.",
 )
 @click.option(
     "--report",
@@ -47,7 +52,7 @@ REPORT_FORMATS = {".md": "md", ".html": "html", ".json": "json", ".xml": "junit"
     help="Also write the report of this run here (.md, .html, .json, or .xml for JUnit).",
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the seeded runs.")
-@memory_budget_option
+@limit_options
 @build_dir_option
 @trust_options
 def conformance(
@@ -60,6 +65,11 @@ def conformance(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
+    fuel: int,
+    memory_mb: int,
+    table_elements: int,
+    instances: int,
+    deadline_ms: int,
     memory_budget_mb: int,
 ) -> None:
     """Check that CANDIDATE implements the core world (wit/pase.wit) like the project's core.
@@ -74,11 +84,15 @@ def conformance(
     Exit 0: every applicable check passed. 1: a check failed (or the candidate's
     signature was refused). 2: bad input (not a component, the wrong world, missing
     exports, a trap at instantiation) or a broken environment.
+
+    The limits apply to every instance of both cores: a larger candidate may need more
+    (e.g. the matter.js core: --memory-mb 128 --fuel 0).
     """
     from harness.evidence import ConformanceSuite, check_names, contract_artifacts, render_ledger
-    from harness.runtime import Limits, Runtime
+    from harness.runtime import Runtime
     from harness.supply import SupplyChain
 
+    announce_ledger(ledger, "appending to")
     started = time.perf_counter()
     chain = SupplyChain.local(settings(trust_mode, trust_store, signing_key), build_dir)
     runtime = Runtime(build_dir / "cache")
@@ -89,7 +103,9 @@ def conformance(
             supply_chain=chain,
             runtime=runtime,
             seed=seed,
-            limits=Limits(memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None),
+            limits=limits_from(
+                fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
+            ),
             progress=progress,
         )
         checked = suite.prepare()
