@@ -186,8 +186,7 @@ def run_campaign(
     capture = target.capture
     result = CampaignResult(target.name, "mutational", seed, shard, cases)
     started = time.perf_counter()
-    for index in shard_indices(cases, shard):
-        step, datagram = generate_case(seed, index, capture)
+    for index, step, datagram in ordered_cases(capture, cases, seed, shard):
         observed = target.run_case(step, datagram)
         label, detail = observed.label, observed.detail
         if reference is not None:
@@ -203,9 +202,25 @@ def run_campaign(
         if progress is not None and result.cases % 1000 == 0:
             progress(result.summary())
     result.seconds = time.perf_counter() - started
+    result.failures.sort(key=lambda failure: int(failure["case"]))
     result.restarts = target.restarts
     result.instances = int(getattr(target, "instances", 0))
     return result
+
+
+def ordered_cases(
+    capture: Capture, cases: int, seed: int, shard: tuple[int, int] = (1, 1)
+) -> list[tuple[int, int, bytes]]:
+    """The shard's cases as ``(index, step, datagram)``, ordered by step, then by index.
+
+    A target keeps its role at a step while cases are dropped there, so running the cases
+    of one step together restarts the role (replaying the prefix, with its P-256 and
+    PBKDF2 work) only after a case that moved or failed the session, not at every change
+    of step. The order is a function of ``(cases, seed, shard)``, so a shard stays
+    deterministic; which cases a shard holds does not depend on it.
+    """
+    drawn = [(index, *generate_case(seed, index, capture)) for index in shard_indices(cases, shard)]
+    return sorted(drawn, key=lambda case: (case[1], case[0]))
 
 
 def _disagreement(expected: Observation, observed: Observation, target: FuzzTarget) -> str | None:

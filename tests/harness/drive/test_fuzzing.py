@@ -22,6 +22,7 @@ from harness.drive.fuzz_targets import NativeTarget, classify
 from harness.drive.fuzzing import (
     REGRESSIONS_DIR,
     make_target,
+    ordered_cases,
     replay_regression,
     run_campaign,
 )
@@ -120,6 +121,27 @@ def test_native_campaign_is_clean_and_counts_every_case(tmp_path: Path) -> None:
     assert result.ok, result.summary()
     assert not list(tmp_path.rglob("*.bin"))
     assert {"dropped", "rejected:decode"} <= set(result.outcomes)
+
+
+def test_a_shard_runs_its_own_cases_grouped_by_step() -> None:
+    capture = capture_handshake()
+    cases = ordered_cases(capture, 300, 11, (2, 3))
+    assert sorted(index for index, _, _ in cases) == list(shard_indices(300, (2, 3)))
+    assert all(generate_case(11, index, capture) == (step, d) for index, step, d in cases)
+    assert [(step, index) for index, step, _ in cases] == sorted(
+        (step, index) for index, step, _ in cases
+    )
+    assert cases == ordered_cases(capture, 300, 11, (2, 3))
+
+
+def test_a_role_is_restarted_only_when_a_case_moved_or_failed_its_session() -> None:
+    capture = capture_handshake()
+    target = NativeTarget(capture)
+    result = run_campaign(target, 300, 11, regressions=None)
+    kept = result.outcomes["dropped"] + result.outcomes["absorbed"]
+    steps = {step for _, step, _ in ordered_cases(capture, 300, 11)}
+    # One start per step, then one after each case that left the step (at most).
+    assert result.restarts <= len(steps) + result.cases - kept
 
 
 def _raise_plain(cls: Any, payload: bytes) -> Any:
