@@ -1,5 +1,6 @@
-"""Making components: componentize-py builds behind a content-hash cache, graph files,
-the pure-Python composer and its component-text generator, cached compositions.
+"""Making components: componentize-py builds and component-text compiles behind a
+content-hash cache, graph files, the pure-Python composer and its component-text
+generator, cached compositions.
 
 Layer: above ``supply`` (outputs are signed) and ``runtime`` (types, validation).
 """
@@ -27,6 +28,8 @@ EXPORTS = {
     "BuildResult": "componentize",
     "COMPONENTS": "specs",
     "ComponentSpec": "specs",
+    "TextComponentSpec": "specs",
+    "TextComponentError": "wat_component",
     "ComposeResult": "composer",
     "ComposedArtifact": "compositions",
     "Graph": "graph",
@@ -65,7 +68,8 @@ if TYPE_CHECKING:
         find_node,
         transpile_cached,
     )
-    from harness.build.specs import COMPONENTS, ComponentSpec
+    from harness.build.specs import COMPONENTS, ComponentSpec, TextComponentSpec
+    from harness.build.wat_component import TextComponentError
 
 __all__ = [
     "COMPONENTS",
@@ -81,6 +85,8 @@ __all__ = [
     "NodeNotFoundError",
     "NodeTooOldError",
     "NpmInstallError",
+    "TextComponentError",
+    "TextComponentSpec",
     "TranspileError",
     "Transpiled",
     "build_all",
