@@ -26,7 +26,8 @@ from harness.cli.options import (
 @signing_key_option
 @click.argument("names", nargs=-1, type=click.Choice(sorted(COMPONENTS)))
 def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[str, ...]) -> None:
-    """Build the components (core, loopback) with componentize-py, and sign them.
+    """Build the components and sign them: the core with componentize-py, the loopback
+    transport from its component-model text (components/loopback/*.wat).
 
     A content-hash cache of the inputs (WIT, sources, tool version) skips unchanged
     rebuilds. Outputs are signed with --signing-key, else with the build directory's
