@@ -98,6 +98,7 @@
   (data (i32.const 2224) "configure the link's faults before any datagram is sent")
   (data (i32.const 2288) "faults")
   (data (i32.const 2296) "nan\00inf")
+  (data (i32.const 2420) "0.0")
   ;; The rate names (pointer, length), in the order of fault-plan's fields.
   (data (i32.const 2304)
     "\10\08\00\00\04\00\00\00\18\08\00\00\07\00\00\00"
@@ -552,41 +553,42 @@
       (br_if $digit (i32.or (i64.ne (local.get $v) (i64.const 0)) (i32.lt_u (local.get $n) (local.get $min)))))
     (call $put (local.get $pos) (i32.sub (i32.const 1792) (local.get $n)) (local.get $n)))
 
-  (func $pow10 (param $k i32) (result i64)
-    (local $p i64)
-    (local.set $p (i64.const 1))
+  ;; 10^k as a double: exact up to 10^22 (5^22 < 2^53), a close approximation beyond.
+  (func $pow10 (param $k i32) (result f64)
+    (local $p f64)
+    (local.set $p (f64.const 1))
     (block $done
       (loop $more
-        (br_if $done (i32.eqz (local.get $k)))
-        (local.set $p (i64.mul (local.get $p) (i64.const 10)))
+        (br_if $done (i32.le_s (local.get $k) (i32.const 0)))
+        (local.set $p (f64.mul (local.get $p) (f64.const 10)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $more)))
     (local.get $p))
 
-  ;; $v >= 0 with the fewest fraction digits (at least one) that read back as $v.
-  (func $put_fixed (param $pos i32) (param $v f64) (result i32)
-    (local $f i32) (local $scale f64) (local $m f64) (local $mi i64) (local $p i64)
-    (local.set $f (i32.const 1))
-    (block $found
-      (loop $try
-        (local.set $scale (f64.convert_i64_u (call $pow10 (local.get $f))))
-        (local.set $m (f64.nearest (f64.mul (local.get $v) (local.get $scale))))
-        (br_if $found (f64.eq (f64.div (local.get $m) (local.get $scale)) (local.get $v)))
-        (br_if $found (i32.ge_u (local.get $f) (i32.const 17)))
-        (local.set $f (i32.add (local.get $f) (i32.const 1)))
-        (br $try)))
-    (local.set $mi (i64.trunc_sat_f64_u (local.get $m)))
-    (local.set $p (call $pow10 (local.get $f)))
-    (local.set $pos (call $put_u64 (local.get $pos) (i64.div_u (local.get $mi) (local.get $p)) (i32.const 1)))
-    (i32.store8 (local.get $pos) (i32.const 46))
-    (call $put_u64 (i32.add (local.get $pos) (i32.const 1)) (i64.rem_u (local.get $mi) (local.get $p))
-                   (local.get $f)))
+  ;; $n decimal digits of $m (zero-padded) at 2400.
+  (func $digits (param $m i64) (param $n i32)
+    (block $done
+      (loop $more
+        (br_if $done (i32.le_s (local.get $n) (i32.const 0)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (i32.store8 (i32.add (i32.const 2400) (local.get $n))
+          (i32.add (i32.const 48) (i32.wrap_i64 (i64.rem_u (local.get $m) (i64.const 10)))))
+        (local.set $m (i64.div_u (local.get $m) (i64.const 10)))
+        (br $more))))
 
-  ;; A rate as Python's repr() writes it: nan, inf, -inf, fixed notation from 1e-4 up to
-  ;; 1e16, and otherwise d.ddde+XX (whose last digit may differ from repr's for extreme
-  ;; values: the rate is refused either way).
+  (func $zeros (param $pos i32) (param $n i32) (result i32)
+    (memory.fill (local.get $pos) (i32.const 48) (local.get $n))
+    (i32.add (local.get $pos) (local.get $n)))
+
+  ;; A refused rate as Python's repr() writes it: nan, inf, -inf, else the fewest
+  ;; significant digits that read back as the value (a digit count n and decimal
+  ;; exponent e such that m = round(v * 10^(n-1-e)) gives back v), in fixed notation for
+  ;; -4 <= e < 16 and as d.ddde+XX otherwise. The round trip is checked with one
+  ;; correctly rounded operation by an exact power of ten, so the digits are repr's
+  ;; whenever n - 1 - e lies within -22..22 (every rate a person types); beyond that the
+  ;; last digits may differ (the rate is refused either way).
   (func $put_rate (param $pos i32) (param $v f64) (result i32)
-    (local $e i32) (local $start i32)
+    (local $e i32) (local $n i32) (local $s i32) (local $m f64) (local $mi i64)
     (if (f64.ne (local.get $v) (local.get $v))
       (then (return (call $put (local.get $pos) (i32.const 2296) (i32.const 3)))))
     (if (f64.lt (local.get $v) (f64.const 0))
@@ -596,25 +598,69 @@
         (local.set $v (f64.neg (local.get $v)))))
     (if (f64.eq (local.get $v) (f64.const inf))
       (then (return (call $put (local.get $pos) (i32.const 2300) (i32.const 3)))))
-    (if (i32.and (f64.ge (local.get $v) (f64.const 1e-4)) (f64.lt (local.get $v) (f64.const 1e16)))
-      (then (return (call $put_fixed (local.get $pos) (local.get $v)))))
-    (block $low
-      (loop $down
-        (br_if $low (f64.ge (local.get $v) (f64.const 1)))
-        (local.set $v (f64.mul (local.get $v) (f64.const 10)))
-        (local.set $e (i32.sub (local.get $e) (i32.const 1)))
-        (br $down)))
-    (block $high
+    (if (f64.eq (local.get $v) (f64.const 0))
+      (then (return (call $put (local.get $pos) (i32.const 2420) (i32.const 3)))))
+    ;; e = floor(log10(v))
+    (block $found
       (loop $up
-        (br_if $high (f64.lt (local.get $v) (f64.const 10)))
-        (local.set $v (f64.div (local.get $v) (f64.const 10)))
+        (br_if $found (f64.lt (local.get $v) (call $pow10 (i32.add (local.get $e) (i32.const 1)))))
         (local.set $e (i32.add (local.get $e) (i32.const 1)))
         (br $up)))
-    (local.set $start (local.get $pos))
-    (local.set $pos (call $put_fixed (local.get $pos) (local.get $v)))
-    ;; repr writes 1e+16, not 1.0e+16.
-    (if (i32.eq (i32.load16_u (i32.sub (local.get $pos) (i32.const 2))) (i32.const 0x302e))
-      (then (local.set $pos (i32.sub (local.get $pos) (i32.const 2)))))
+    (block $found
+      (loop $down
+        (br_if $found (f64.ge (f64.mul (local.get $v) (call $pow10 (i32.sub (i32.const 0) (local.get $e))))
+                              (f64.const 1)))
+        (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+        (br $down)))
+    (block $found
+      (loop $try
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (local.set $s (i32.sub (i32.sub (local.get $n) (i32.const 1)) (local.get $e)))
+        (if (i32.ge_s (local.get $s) (i32.const 0))
+          (then
+            (local.set $m (f64.nearest (f64.mul (local.get $v) (call $pow10 (local.get $s)))))
+            (br_if $found (f64.eq (f64.div (local.get $m) (call $pow10 (local.get $s))) (local.get $v))))
+          (else
+            (local.set $m (f64.nearest (f64.div (local.get $v) (call $pow10 (i32.sub (i32.const 0) (local.get $s))))))
+            (br_if $found (f64.eq (f64.mul (local.get $m) (call $pow10 (i32.sub (i32.const 0) (local.get $s))))
+                                  (local.get $v)))))
+        (br_if $found (i32.ge_u (local.get $n) (i32.const 17)))
+        (br $try)))
+    (local.set $mi (i64.trunc_sat_f64_u (local.get $m)))
+    ;; Rounding up to the next power of ten (9.99... -> 10) adds a digit.
+    (if (f64.ge (local.get $m) (call $pow10 (local.get $n)))
+      (then
+        (local.set $mi (i64.div_u (local.get $mi) (i64.const 10)))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))))
+    (call $digits (local.get $mi) (local.get $n))
+    (if (i32.and (i32.ge_s (local.get $e) (i32.const -4)) (i32.lt_s (local.get $e) (i32.const 16)))
+      (then
+        (if (i32.lt_s (local.get $e) (i32.const 0))
+          (then
+            ;; 0.000ddd
+            (local.set $pos (call $put (local.get $pos) (i32.const 2420) (i32.const 2)))
+            (local.set $pos (call $zeros (local.get $pos) (i32.sub (i32.const -1) (local.get $e))))
+            (return (call $put (local.get $pos) (i32.const 2400) (local.get $n)))))
+        (if (i32.le_s (local.get $n) (i32.add (local.get $e) (i32.const 1)))
+          (then
+            ;; ddd000.0
+            (local.set $pos (call $put (local.get $pos) (i32.const 2400) (local.get $n)))
+            (local.set $pos (call $zeros (local.get $pos)
+                              (i32.sub (i32.add (local.get $e) (i32.const 1)) (local.get $n))))
+            (return (call $put (local.get $pos) (i32.const 2421) (i32.const 2)))))
+        ;; ddd.ddd
+        (local.set $pos (call $put (local.get $pos) (i32.const 2400) (i32.add (local.get $e) (i32.const 1))))
+        (i32.store8 (local.get $pos) (i32.const 46))
+        (return (call $put (i32.add (local.get $pos) (i32.const 1))
+                  (i32.add (i32.const 2401) (local.get $e))
+                  (i32.sub (local.get $n) (i32.add (local.get $e) (i32.const 1)))))))
+    ;; d.ddde+XX
+    (local.set $pos (call $put (local.get $pos) (i32.const 2400) (i32.const 1)))
+    (if (i32.gt_u (local.get $n) (i32.const 1))
+      (then
+        (i32.store8 (local.get $pos) (i32.const 46))
+        (local.set $pos (call $put (i32.add (local.get $pos) (i32.const 1)) (i32.const 2401)
+                          (i32.sub (local.get $n) (i32.const 1))))))
     (i32.store8 (local.get $pos) (i32.const 101))
     (i32.store8 offset=1 (local.get $pos)
       (select (i32.const 45) (i32.const 43) (i32.lt_s (local.get $e) (i32.const 0))))

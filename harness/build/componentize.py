@@ -5,8 +5,9 @@ text (the loopback transport) are compiled with wasmtime's ``wat2wasm``
 (:mod:`harness.build.wat_component`). A component is rebuilt only when its inputs
 change: for a Python guest the WIT files, the guest sources (every ``.py`` under the
 component's Python paths), the world, the build flags and the componentize-py version;
-for a text component its text files and the wasmtime version. The key of each build is stored beside the output as
-``<name>.wasm.inputs.json``; a build whose key matches is skipped.
+for a text component its text files and the wasmtime version. The key of each build is
+stored beside the output as ``<name>.wasm.inputs.json``; a build whose key matches is
+skipped.
 componentize-py's output is not byte-reproducible between builds (a known upstream
 issue), so the cache key, not the output digest, says whether a build is current.
 
