@@ -120,7 +120,7 @@ def handshakes(
 
 
 def size_row(name: str, size: int) -> Row:
-    return Row(name, size / 1e6, "MB")
+    return Row(name, size / 1e6, "MB") if size >= 1e6 else Row(name, size / 1e3, "kB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         ("composed graph", graph),
         ("composed handshake", shakes),
     ):
-        what = "cold compile" if label != "composed handshake" else "one"
-        before = ms_row(f"{label} {what}, before", pair[0])
-        after = ms_row(f"{label} {what}, after", pair[1])
-        rows += [before, after, ratio_row(f"{label} {what}, after / before", after, before)]
+        what = f"{label} cold compile" if label != "composed handshake" else f"one {label}"
+        before = ms_row(f"{what}, before", pair[0])
+        after = ms_row(f"{what}, after", pair[1])
+        rows += [before, after, ratio_row(f"{what}, after / before", after, before)]
     print_table(
         "loopback transport: componentize-py guest (before) vs component text (after)", rows
     )

@@ -44,7 +44,7 @@ class CoreModule:
     def __init__(self) -> None:
         self.store = wasmtime.Store()
         text = LOOPBACK.modules[0].read_text(encoding="utf-8")
-        module = wasmtime.Module(self.store.engine, wasmtime.wat2wasm(text))
+        module = wasmtime.Module(self.store.engine, bytes(wasmtime.wat2wasm(text)))
         clock = wasmtime.Func(
             self.store, wasmtime.FuncType([], [wasmtime.ValType.i64()]), lambda: 0
         )
