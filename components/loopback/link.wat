@@ -40,7 +40,7 @@
 ;;   1536  error message buffer (256)
 ;;   1792  per-direction state (i32 each, direction d at +4d): ready head 1792, ready count
 ;;         1800, in-flight count 1808, held groups 1816, held copies 1824
-;;   2048  constant strings
+;;   2048  constant strings; 2400 digits of a refused rate (17), 2420 "0.0"
 ;;   4096  ready rings: 2 x 512 slot numbers (d at 4096 + 2048 d)
 ;;   8192  in flight: 2 x 512 x (release u64, seq u64, slot i32, pad) (d at 8192 + 12288 d)
 ;;  32768  held groups: 2 x 512 x (deadline u64, slot i32, second slot i32 or -1)

@@ -79,7 +79,10 @@ def _files(directory: Path, suffixes: tuple[str, ...]) -> Iterable[Path]:
 def input_key(spec: AnySpec) -> str:
     """SHA-256 over everything that determines the component's content."""
     if isinstance(spec, TextComponentSpec):
-        return text_input_key(spec)
+        try:
+            return text_input_key(spec)
+        except TextComponentError as exc:
+            raise BuildError(f"cannot build '{spec.name}': {exc}") from exc
     digest = hashlib.sha256()
     header = {
         "world": spec.world,
