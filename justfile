@@ -48,7 +48,8 @@ build:
 run seed="7":
     matter-harness run --seed {{seed}}
 
-# benchmarks (medians and ratios measured side by side, printed)
+# benchmarks (medians and ratios measured side by side, printed; the cold path's four
+# figures next to their targets, with the machine and its load)
 bench:
     python benchmarks/bench_startup.py
     python benchmarks/bench_core_crypto.py
@@ -56,8 +57,10 @@ bench:
     python benchmarks/bench_composition.py
     python benchmarks/bench_runtimes.py
     python benchmarks/bench_faults.py
+    python benchmarks/bench_transport.py
+    python benchmarks/bench_coldpath.py
 
-# quick benchmarks (fewer repetitions)
+# quick benchmarks (fewer repetitions; the cold-path figures without the gate)
 bench-quick:
     python benchmarks/bench_startup.py --quick
     python benchmarks/bench_core_crypto.py
@@ -65,6 +68,8 @@ bench-quick:
     python benchmarks/bench_composition.py --quick
     python benchmarks/bench_runtimes.py --quick
     python benchmarks/bench_faults.py --quick
+    python benchmarks/bench_transport.py --quick
+    python benchmarks/bench_coldpath.py --quick --skip-gate
 
 # our peer-mode commissioner vs the CHIP controller, both against CircuitMatter (needs the
 # interop extras and root for the sandbox; says so and exits 0 without them)

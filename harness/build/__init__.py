@@ -1,6 +1,6 @@
-"""Making components: componentize-py builds behind a content-hash cache, graph files,
-the pure-Python composer and its component-text generator, cached compositions,
-heterogeneous PASE graphs (a different core per role).
+"""Making components: componentize-py builds and component-text compiles behind a
+content-hash cache, graph files, the pure-Python composer and its component-text
+generator, cached compositions, heterogeneous PASE graphs (a different core per role).
 
 Layer: above ``supply`` (outputs are signed) and ``runtime`` (types, validation).
 """
@@ -31,6 +31,8 @@ EXPORTS = {
     "BuildResult": "componentize",
     "COMPONENTS": "specs",
     "ComponentSpec": "specs",
+    "TextComponentSpec": "specs",
+    "TextComponentError": "wat_component",
     "ComposeResult": "composer",
     "ComposedArtifact": "compositions",
     "ON_REQUEST": "specs",
@@ -83,7 +85,15 @@ if TYPE_CHECKING:
         transpile_cached,
     )
     from harness.build.mjs import MjsBuildError, build_mjs_core
-    from harness.build.specs import COMPONENTS, MJS_CORE_NAME, ON_REQUEST, SPIKE, ComponentSpec
+    from harness.build.specs import (
+        COMPONENTS,
+        MJS_CORE_NAME,
+        ON_REQUEST,
+        SPIKE,
+        ComponentSpec,
+        TextComponentSpec,
+    )
+    from harness.build.wat_component import TextComponentError
 
 __all__ = [
     "COMPONENTS",
@@ -105,6 +115,8 @@ __all__ = [
     "NodeNotFoundError",
     "NodeTooOldError",
     "NpmInstallError",
+    "TextComponentError",
+    "TextComponentSpec",
     "TranspileError",
     "Transpiled",
     "build_all",

@@ -1,9 +1,13 @@
-"""Building the components with componentize-py, behind a content-hash cache.
+"""Building the components, behind a content-hash cache.
 
-A component is rebuilt only when its inputs change: the WIT files, the guest sources
-(every ``.py`` under the component's Python paths), the world, the build flags and the
-componentize-py version. The key of each build is stored beside the output as
-``<name>.wasm.inputs.json``; a build whose key matches is skipped.
+Python guests are built with componentize-py; components written in component-model
+text (the loopback transport) are compiled with wasmtime's ``wat2wasm``
+(:mod:`harness.build.wat_component`). A component is rebuilt only when its inputs
+change: for a Python guest the WIT files, the guest sources (every ``.py`` under the
+component's Python paths), the world, the build flags and the componentize-py version;
+for a text component its text files and the wasmtime version. The key of each build is
+stored beside the output as ``<name>.wasm.inputs.json``; a build whose key matches is
+skipped.
 componentize-py's output is not byte-reproducible between builds (a known upstream
 issue), so the cache key, not the output digest, says whether a build is current.
 
@@ -30,14 +34,20 @@ from importlib import metadata
 from pathlib import Path
 
 from harness import progress as progress_lines
-from harness.build.specs import COMPONENTS, ON_REQUEST, ComponentSpec
+from harness.build.specs import COMPONENTS, ON_REQUEST, AnySpec, ComponentSpec, TextComponentSpec
+from harness.build.wat_component import (
+    TextComponentError,
+    compile_text_component,
+    text_input_key,
+    wasmtime_version,
+)
 from harness.errors import HarnessError
 from harness.project import DEFAULT_BUILD_DIR
 from harness.supply import SupplyChain
 
 
 class BuildError(HarnessError):
-    """componentize-py failed, or the toolchain is missing."""
+    """componentize-py or the component-text compiler failed, or the toolchain is missing."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +77,13 @@ def _files(directory: Path, suffixes: tuple[str, ...]) -> Iterable[Path]:
             yield path
 
 
-def input_key(spec: ComponentSpec) -> str:
+def input_key(spec: AnySpec) -> str:
     """SHA-256 over everything that determines the component's content."""
+    if isinstance(spec, TextComponentSpec):
+        try:
+            return text_input_key(spec)
+        except TextComponentError as exc:
+            raise BuildError(f"cannot build '{spec.name}': {exc}") from exc
     digest = hashlib.sha256()
     header = {
         "world": spec.world,
@@ -97,7 +112,7 @@ def _recorded(output: Path) -> dict[str, object] | None:
     return recorded if isinstance(recorded, dict) else None
 
 
-def is_current(spec: ComponentSpec, output: Path) -> bool:
+def is_current(spec: AnySpec, output: Path) -> bool:
     """True when ``output`` exists and was built from the current inputs.
 
     A build recorded without its content digest (made before builds were signed) is
@@ -114,7 +129,7 @@ def is_current(spec: ComponentSpec, output: Path) -> bool:
 
 
 def build_component(
-    spec: ComponentSpec,
+    spec: AnySpec,
     build_dir: Path = DEFAULT_BUILD_DIR,
     *,
     force: bool = False,
@@ -138,21 +153,30 @@ def build_component(
             say(f"{spec.name}: up to date ({output})")
             return BuildResult(spec.name, output, True, 0.0, key)
     build_dir.mkdir(parents=True, exist_ok=True)
-    say(f"{spec.name}: building world '{spec.world}' with componentize-py ...")
     started = time.perf_counter()
-    with progress_lines.step(f"build {spec.name} (componentize-py)") as step:
-        data = _componentize(spec, build_dir)
-        step.detail = f"{len(data) / 1e6:.1f} MB"
+    record: dict[str, str] = {"key": key, "world": spec.world}
+    if isinstance(spec, TextComponentSpec):
+        say(f"{spec.name}: compiling world '{spec.world}' from component text ...")
+        with progress_lines.step(f"build {spec.name} (component text)") as step:
+            try:
+                data = compile_text_component(spec)
+            except TextComponentError as exc:
+                raise BuildError(f"cannot build '{spec.name}': {exc}") from exc
+            step.detail = f"{len(data) / 1e3:.1f} kB"
+        record["wasmtime"] = wasmtime_version()
+    else:
+        say(f"{spec.name}: building world '{spec.world}' with componentize-py ...")
+        with progress_lines.step(f"build {spec.name} (componentize-py)") as step:
+            data = _componentize(spec, build_dir)
+            step.detail = f"{len(data) / 1e6:.1f} MB"
+        record["componentize-py"] = componentize_py_version()
     chain.seal_new(output, data)
-    record = {
-        "key": key,
-        "world": spec.world,
-        "componentize-py": componentize_py_version(),
-        "content_sha256": hashlib.sha256(data).hexdigest(),
-    }
+    record["content_sha256"] = hashlib.sha256(data).hexdigest()
     _key_file(output).write_text(json.dumps(record) + "\n")
     seconds = time.perf_counter() - started
-    say(f"{spec.name}: built {output} ({output.stat().st_size / 1e6:.1f} MB, {seconds:.1f} s)")
+    size = output.stat().st_size
+    shown = f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+    say(f"{spec.name}: built {output} ({shown}, {seconds:.1f} s)")
     return BuildResult(spec.name, output, False, seconds, key)
 
 

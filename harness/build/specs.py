@@ -1,6 +1,9 @@
 """The project's components: which world each is built from, and from which sources.
 
 Pure data (no toolchain is loaded), so the command line can list the names cheaply.
+The core is a Python guest built with componentize-py (:class:`ComponentSpec`); the
+loopback transport is written directly in component-model text
+(:class:`TextComponentSpec`) and compiled with wasmtime's ``wat2wasm``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from harness.project import COMPONENTS_DIR, WIT_DIR
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """What to build: a world, a guest module and the directories it imports from."""
+    """What to build with componentize-py: a world, a guest module and the directories
+    it imports from."""
 
     name: str
     world: str
@@ -23,6 +27,20 @@ class ComponentSpec:
     stub_wasi: bool = True
 
 
+@dataclass(frozen=True)
+class TextComponentSpec:
+    """A component written in component-model text: the component's text file and the
+    core-module text files it embeds (see :mod:`harness.build.wat_component`)."""
+
+    name: str
+    world: str
+    text: Path
+    modules: tuple[Path, ...] = ()
+
+
+#: Either kind of component.
+AnySpec = ComponentSpec | TextComponentSpec
+
 #: The project's components.
 CORE = ComponentSpec(
     name="core",
@@ -30,13 +48,13 @@ CORE = ComponentSpec(
     app_module="app",
     python_paths=(COMPONENTS_DIR / "core",),
 )
-LOOPBACK = ComponentSpec(
+LOOPBACK = TextComponentSpec(
     name="loopback",
     world="loopback",
-    app_module="app",
-    python_paths=(COMPONENTS_DIR / "loopback",),
+    text=COMPONENTS_DIR / "loopback" / "loopback.wat",
+    modules=(COMPONENTS_DIR / "loopback" / "link.wat",),
 )
-COMPONENTS: dict[str, ComponentSpec] = {spec.name: spec for spec in (CORE, LOOPBACK)}
+COMPONENTS: dict[str, AnySpec] = {spec.name: spec for spec in (CORE, LOOPBACK)}
 
 #: The spike command: a WASI command component (it exports ``wasi:cli/run``) that runs
 #: both PASE roles of ``matter_core`` in one process and prints ``PASE-RUNS-OK``, for

@@ -32,8 +32,9 @@ from harness.component_file import ComponentInputError, read_component_file
     "names", nargs=-1, type=click.Choice([*sorted({**COMPONENTS, **ON_REQUEST}), MJS_CORE_NAME])
 )
 def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[str, ...]) -> None:
-    """Build the components (core, loopback) with componentize-py, and sign them; and,
-    when Node.js and npm are present, mjs-core (a second core from matter.js, built with
+    """Build the components and sign them: the core with componentize-py, the loopback
+    transport from its component-model text (components/loopback/*.wat); and, when Node.js
+    and npm are present, mjs-core (a second core from matter.js, built with
     componentize-js), which is skipped with a note when they are not. spike, the example
     spike command, is built only when named.
 

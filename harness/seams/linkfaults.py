@@ -3,8 +3,9 @@
 One fault model serves every placement. The host applies it here (the native and
 component runs over :class:`~harness.seams.loopback.LoopbackLink`, and ``peer`` over UDP
 through :class:`FaultyDatagramTransport`); the loopback transport component applies the
-same model inside the composed graph (``components/loopback/link_faults.py``, a second
-implementation with identical semantics, configured through the ``link-faults`` export).
+same model inside the composed graph (``components/loopback/link.wat``, a second
+implementation with identical semantics in WebAssembly text, configured through the
+``link-faults`` export).
 The same plan, seed material and sequence of sends give the same decisions in both.
 
 **The plan** (:class:`FaultPlan`, parsed from ``drop=0.3,duplicate=0.1,...``): rates in
