@@ -42,7 +42,7 @@ try:
 except JsRuntimeError as exc:
     pytest.skip(f"mjs-core needs Node.js: {exc}", allow_module_level=True)
 
-pytestmark = [pytest.mark.slow, pytest.mark.interop]
+pytestmark = pytest.mark.slow
 
 #: Limits the mjs-core instances run with: memory starts at 593 pages (37 MiB), so 128 MiB
 #: per memory; no fuel limit (the commissioner's interpreted PBKDF2 alone burns about 18 G,
