@@ -15,7 +15,8 @@ from harness.cli.options import (
     announce_ledger,
     build_dir_option,
     ledger_option,
-    memory_budget_option,
+    limit_options,
+    limits_from,
     progress,
     settings,
     trust_options,
@@ -88,7 +89,7 @@ def node_files(
     "trust store signs it. Without it such a component is recorded as unsigned (or "
     "signed by an untrusted key) and run; S1 is then not applicable.",
 )
-@memory_budget_option
+@limit_options
 @build_dir_option
 @trust_options
 def gate(
@@ -105,6 +106,11 @@ def gate(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
+    fuel: int,
+    memory_mb: int,
+    table_elements: int,
+    instances: int,
+    deadline_ms: int,
     memory_budget_mb: int,
 ) -> None:
     """Run every claim's verifier, record evidence, exit non-zero if a gated claim fails.
@@ -125,11 +131,14 @@ def gate(
     unsigned, recorded in the evidence and accepted (then endorsed by the gate's run key,
     so a change during the run is still refused), unless --require-signed; a component
     changed after a trusted key signed it is always refused.
+
+    The limit options apply to every instance of the gate's handshake runs (a larger
+    core may need more, e.g. the matter.js core: --memory-mb 128 --memory-budget-mb 512);
+    S3 checks the default limits whatever they are set to here.
     """
     from harness.evidence import REGISTRY, load_artifacts, load_claims, render_ledger, run_gate
     from harness.evidence import select_claims as claims_named
     from harness.project import DEFAULT_GRAPH
-    from harness.runtime import Limits
     from harness.supply import SupplyChain
 
     claims_named(load_claims(None, REGISTRY), only)  # an unknown --claim fails before a build
@@ -148,7 +157,9 @@ def gate(
         components=components,
         require_signed=require_signed,
         progress=progress,
-        limits=Limits(memory_budget_bytes=memory_budget_mb * 1024 * 1024 or None),
+        limits=limits_from(
+            fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
+        ),
     )
     markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
     click.echo(markdown)

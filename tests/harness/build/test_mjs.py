@@ -176,7 +176,7 @@ path = "{loopback_path.resolve()}"
 
 
 def test_role_cores_names_known_roles_only(core_path: Path, shared_runtime: Runtime) -> None:
-    with pytest.raises(RunConfigError, match="unknown role 'device'"):
+    with pytest.raises(RunConfigError, match=r"unknown role\(s\) \['device'\]"):
         run_component(
             RunConfig(seed=7), shared_runtime, core_path, role_cores={"device": core_path}
         )
