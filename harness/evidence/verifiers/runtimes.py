@@ -64,7 +64,7 @@ def _compare(label: str, wasmtime: RunReport, v8: RunReport, known: str | None) 
 
 def _vectors(ctx: GateContext) -> tuple[dict[str, Any], list[str]]:
     vectors = load_vectors()
-    target, _seams = instantiate_conformance(ctx.runtime, ctx.load("core"))
+    target, _seams = instantiate_conformance(ctx.runtime, ctx.load("core"), ctx.limits)
     on_wasmtime = run_conformance(target, vectors)
     v8, host = open_conformance(ctx.component("core"), ctx.supply_chain, ctx.build_dir)
     with host:

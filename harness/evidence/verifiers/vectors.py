@@ -15,7 +15,7 @@ from harness.runtime import Component, Limits, Runtime
 @verifier("vectors-in-component")
 def verify_vectors(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """C7: the SPAKE2+ and PASE vectors pass inside the component."""
-    return vectors_evidence(ctx.runtime, ctx.load("core"), ctx.inputs("core"))
+    return vectors_evidence(ctx.runtime, ctx.load("core"), ctx.inputs("core"), ctx.limits)
 
 
 def vectors_evidence(
