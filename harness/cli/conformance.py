@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,12 +16,14 @@ from harness.cli.options import (
     announce_ledger,
     build_dir_option,
     limit_options,
-    limits_from,
     progress,
     settings,
     trust_options,
 )
 from harness.project import EVIDENCE_DIR, display_path
+
+if TYPE_CHECKING:
+    from harness.runtime import Limits
 
 #: Apart from the project's ledger: a candidate's records are never the project's evidence.
 DEFAULT_CONFORMANCE_LEDGER = EVIDENCE_DIR / "conformance.jsonl"
@@ -65,12 +68,7 @@ def conformance(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
-    fuel: int,
-    memory_mb: int,
-    table_elements: int,
-    instances: int,
-    deadline_ms: int,
-    memory_budget_mb: int,
+    limits: Limits,
 ) -> None:
     """Check that CANDIDATE implements the core world (wit/pase.wit) like the project's core.
 
@@ -103,9 +101,7 @@ def conformance(
             supply_chain=chain,
             runtime=runtime,
             seed=seed,
-            limits=limits_from(
-                fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
-            ),
+            limits=limits,
             progress=progress,
         )
         checked = suite.prepare()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,11 +17,13 @@ from harness.cli.options import (
     build_dir_option,
     ledger_option,
     limit_options,
-    limits_from,
     progress,
     settings,
     trust_options,
 )
+
+if TYPE_CHECKING:
+    from harness.runtime import Limits
 
 
 def node_files(
@@ -106,12 +109,7 @@ def gate(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
-    fuel: int,
-    memory_mb: int,
-    table_elements: int,
-    instances: int,
-    deadline_ms: int,
-    memory_budget_mb: int,
+    limits: Limits,
 ) -> None:
     """Run every claim's verifier, record evidence, exit non-zero if a gated claim fails.
 
@@ -157,9 +155,7 @@ def gate(
         components=components,
         require_signed=require_signed,
         progress=progress,
-        limits=limits_from(
-            fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
-        ),
+        limits=limits,
     )
     markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
     click.echo(markdown)

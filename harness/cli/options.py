@@ -234,8 +234,26 @@ def trust_options(fn: Any) -> Any:
 _DEFAULT_LIMITS = Limits()
 
 
+#: The parameters of :func:`limit_options`, in :func:`limits_from`'s order.
+_LIMIT_PARAMS = (
+    "fuel",
+    "memory_mb",
+    "table_elements",
+    "instances",
+    "deadline_ms",
+    "memory_budget_mb",
+)
+
+
 def limit_options(fn: Any) -> Any:
-    """Per-instance resource limits for a run; 0 means unlimited."""
+    """Per-instance resource limits for a run (0 means unlimited), handed to the command
+    as one ``limits`` argument: the :class:`Limits` :func:`limits_from` makes of them."""
+
+    @functools.wraps(fn)
+    def with_limits(*args: Any, **kwargs: Any) -> Any:
+        values = [kwargs.pop(name) for name in _LIMIT_PARAMS]
+        return fn(*args, limits=limits_from(*values), **kwargs)
+
     options = [
         click.option(
             "--fuel",
@@ -274,9 +292,10 @@ def limit_options(fn: Any) -> Any:
         ),
         memory_budget_option,
     ]
+    command: Any = with_limits
     for option in reversed(options):
-        fn = option(fn)
-    return fn
+        command = option(command)
+    return command
 
 
 memory_budget_option = click.option(

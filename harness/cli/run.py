@@ -19,7 +19,6 @@ from harness.cli.options import (
     faults_option,
     hex_bytes,
     limit_options,
-    limits_from,
     memory_budget_option,
     progress,
     settings,
@@ -38,6 +37,7 @@ from harness.wit import ROLES
 
 if TYPE_CHECKING:
     from harness.drive import RunConfig, RunReport
+    from harness.runtime import Limits
     from harness.seams import FaultPlan, FaultyDatagramTransport, UdpTransport
     from harness.supply import TrustSettings
 
@@ -111,12 +111,7 @@ def run(
     trust_mode: str | None,
     trust_store: Path | None,
     signing_key: Path | None,
-    fuel: int,
-    memory_mb: int,
-    table_elements: int,
-    instances: int,
-    deadline_ms: int,
-    memory_budget_mb: int,
+    limits: Limits,
 ) -> None:
     """Run PASE between two core instances and prove the secure session.
 
@@ -138,9 +133,7 @@ def run(
         wrong_passcode=wrong_passcode,
         real_clock=real_clock,
         faults=faults,
-        limits=limits_from(
-            fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb
-        ),
+        limits=limits,
     )
     # Every parameter is checked before anything is built or compiled.
     check_run_config(config)

@@ -20,7 +20,6 @@ from harness.cli.options import (
     build_dir_option,
     ledger_option,
     limit_options,
-    limits_from,
     progress,
 )
 from harness.errors import HarnessError
@@ -55,12 +54,7 @@ def spike(
     arguments: tuple[str, ...],
     ledger: Path,
     build_dir: Path,
-    fuel: int,
-    memory_mb: int,
-    table_elements: int,
-    instances: int,
-    deadline_ms: int,
-    memory_budget_mb: int,
+    limits: Limits,
 ) -> None:
     """Run COMPONENT, a command component (it exports wasi:cli/run), as `wasmtime run`
     would, with less authority: only stdout and stderr (captured and printed back),
@@ -96,7 +90,6 @@ def spike(
     except OSError as exc:
         raise HarnessError(f"cannot read component {component}: {exc.strerror or exc}") from exc
     shape = command_shape(data, name=str(component))
-    limits = limits_from(fuel, memory_mb, table_elements, instances, deadline_ms, memory_budget_mb)
     subject = SpikeSubject(str(component), hashlib.sha256(data).hexdigest(), len(data))
     args = (component.name, *arguments)
     runtime = Runtime(build_dir / "cache")
