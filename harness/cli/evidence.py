@@ -92,6 +92,14 @@ def node_files(
     "trust store signs it. Without it such a component is recorded as unsigned (or "
     "signed by an untrusted key) and run; S1 is then not applicable.",
 )
+@click.option(
+    "--reuse",
+    is_flag=True,
+    help="Repeat the passing evidence of an earlier gate run in this ledger for every "
+    "claim whose inputs (sources, component digests, graph, seed, limits, trust, tool "
+    "versions) are unchanged, instead of verifying it again; the record names the run "
+    "that verified it. Off by default: it trusts whoever can write the ledger.",
+)
 @limit_options
 @build_dir_option
 @trust_options
@@ -105,6 +113,7 @@ def gate(
     graph: Path | None,
     components: dict[str, Path],
     require_signed: bool,
+    reuse: bool,
     build_dir: Path,
     trust_mode: str | None,
     trust_store: Path | None,
@@ -133,6 +142,10 @@ def gate(
     The limit options apply to every instance of the gate's handshake runs (a larger
     core may need more, e.g. the matter.js core: --memory-mb 128 --memory-budget-mb 512);
     S3 checks the default limits whatever they are set to here.
+
+    --reuse (a warm run on your machine): a claim whose inputs are unchanged since an
+    earlier gate run in the same ledger passed it is recorded again from that run, not
+    verified again; the report says which run verified it. Failures always run again.
     """
     from harness.evidence import REGISTRY, load_artifacts, load_claims, render_ledger, run_gate
     from harness.evidence import select_claims as claims_named
@@ -156,6 +169,7 @@ def gate(
         require_signed=require_signed,
         progress=progress,
         limits=limits,
+        reuse=reuse,
     )
     markdown = render_ledger("md", ledger, load_artifacts(None), run_id=result.run_id)
     click.echo(markdown)

@@ -229,6 +229,22 @@ class GateContext:
                 digests[f"{component.node}:{path.name}"] = self._digest(path)
         return digests
 
+    def node_identities(self) -> dict[str, str]:
+        """What each node's file is, without building anything: a foreign file's SHA-256
+        (admitted by :meth:`prepare`), or the name of the project build that makes it
+        (its bytes follow from the project's sources and toolchain)."""
+        self.prepare()
+        found: dict[str, str] = {}
+        for component in self.subject.components:
+            admission = self.subject.admissions.get(component.node)
+            if admission is not None:
+                found[component.node] = f"sha256 {admission.sha256}"
+            elif component.built is not None:
+                found[component.node] = f"the project's build of {component.built}"
+            else:
+                found[component.node] = f"sha256 {self._digest(component.path)}"
+        return found
+
     def component_digests(self) -> dict[str, str]:
         """SHA-256 of each node's file that this run has built or admitted so far."""
         found: dict[str, str] = {}

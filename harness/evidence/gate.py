@@ -28,7 +28,7 @@ import subprocess
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,15 +39,23 @@ from harness.build import componentize_py_version
 from harness.drive import DEFAULT_SEED
 from harness.errors import ExitCode, HarnessError, LedgerRecordError
 from harness.evidence.context import GateContext
-from harness.evidence.ledger import EvidenceLedger
+from harness.evidence.ledger import EvidenceLedger, Record
 from harness.evidence.ledger_schema import new_run_id, utc_now_iso
+from harness.evidence.reuse import (
+    REUSE_INPUT,
+    ReuseBase,
+    origin_of,
+    reusable_records,
+    reuse_key,
+    source_digest,
+)
 from harness.evidence.trace_rules import validate
 from harness.evidence.traceability import VerificationClaim as Claim
 from harness.evidence.traceability import claims as traceability_claims
 from harness.evidence.traceability import load_artifacts
 from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier
 from harness.evidence.verifiers.seams import start_seam_coverage
-from harness.project import DEFAULT_GRAPH, PROJECT_ROOT
+from harness.project import DEFAULT_GRAPH, PROJECT_ROOT, file_sha256
 from harness.runtime import WASMTIME_VERSION, Limits
 from harness.supply import SupplyChain
 
@@ -117,6 +125,9 @@ class GateUsageError(HarnessError):
     """The gate cannot run: unreadable traceability data, a broken ledger, no toolchain."""
 
 
+#: What a repeated record's message ends with (before the run that verified it).
+REUSED_MARK = " [reused: "
+
 #: Verifiers that must run after the others (coverage is measured across the whole run).
 RUN_LAST = ("seam-coverage",)
 
@@ -137,6 +148,7 @@ def run_gate(
     graph: Path = DEFAULT_GRAPH,
     components: Mapping[str, Path] | None = None,
     require_signed: bool = False,
+    reuse: bool = False,
 ) -> GateResult:
     """Run every claim's verifier, append evidence, and say whether the gate passed.
 
@@ -146,6 +158,8 @@ def run_gate(
     check, ``components`` replaces node files of it, ``require_signed`` refuses foreign
     components no trusted key signs (see :mod:`harness.evidence.subject`); a missing or
     refused foreign file stops the gate before anything is built or compiled.
+    ``reuse`` repeats the passing evidence of earlier runs whose inputs are unchanged
+    (:mod:`harness.evidence.reuse`); every record carries its inputs' digest either way.
     """
     say = progress or (lambda _m: None)
     verifiers = dict(REGISTRY if registry is None else registry)
@@ -161,19 +175,28 @@ def run_gate(
         require_signed=require_signed,
     )
     ctx.prepare()
+    tools = tool_versions()
+    keys = claim_keys(claims, reuse_base(ctx, tools, measure_coverage, claims))
     for line in subject_lines(ctx):
         say(line)
-    ctx.coverage = start_seam_coverage() if measure_coverage else None
     run_id = new_run_id()
-    recorder = _Recorder(run_id, tool_versions(), git_commit())
+    recorder = _Recorder(run_id, tools, git_commit())
     outcomes: list[ClaimOutcome] = []
     try:
         with EvidenceLedger(ledger_path) as ledger:
+            earlier = plan_reuse(ledger, claims, keys, measure_coverage) if reuse else {}
+            if len(earlier) < len(claims) and measure_coverage:
+                ctx.coverage = start_seam_coverage()
             for claim in claims:
                 label = f"{claim.id}: {claim.verifier or '(no verifier)'}"
                 with progress_lines.step(label) as step:
-                    outcome = recorder.run(ledger, ctx, claim, verifiers.get(claim.verifier or ""))
-                    step.detail = outcome.verdict
+                    found = earlier.get(claim.id)
+                    if found is not None:
+                        outcome = recorder.repeat(ledger, claim, found, keys[claim.id])
+                    else:
+                        fn = verifiers.get(claim.verifier or "")
+                        outcome = recorder.run(ledger, ctx, claim, fn, keys[claim.id])
+                    step.detail = outcome.verdict + (" (reused)" if found is not None else "")
                 outcomes.append(outcome)
                 say(f"{claim.id}: {outcome.verdict.upper()} - {outcome.message}")
     finally:
@@ -181,8 +204,57 @@ def run_gate(
             ctx.coverage.stop()
         ctx.close()
     result = _result(run_id, outcomes, ledger_path, min_claims, len(every))
+    if earlier:
+        result.summary += (
+            f"\nreused the evidence of {len(earlier)} claim(s) whose inputs are unchanged "
+            f"({', '.join(earlier)}); run without --reuse to verify them again"
+        )
     result.summary += "\n" + "\n".join(subject_lines(ctx))
     return result
+
+
+def reuse_base(
+    ctx: GateContext, tools: Mapping[str, str], measure_coverage: bool, claims: Sequence[Claim]
+) -> ReuseBase:
+    """What every claim of this run depends on (see :mod:`harness.evidence.reuse`)."""
+    described = ctx.subject.describe()
+    return ReuseBase(
+        sources=source_digest(),
+        components=ctx.node_identities(),
+        roles={node: entry["roles"] for node, entry in described["components"].items()},
+        graph=file_sha256(ctx.graph),
+        seed=ctx.seed,
+        limits=asdict(ctx.limits),
+        trust=ctx.supply_chain.trust_inputs(),
+        require_signed=ctx.require_signed,
+        coverage=measure_coverage,
+        tools=dict(tools),
+        selection=[c.id for c in claims],
+    )
+
+
+def claim_keys(claims: Sequence[Claim], base: ReuseBase) -> dict[str, str]:
+    """Each claim's reuse key in this run."""
+    return {c.id: reuse_key(c, base, run_last=c.verifier in RUN_LAST) for c in claims}
+
+
+def plan_reuse(
+    ledger: EvidenceLedger,
+    claims: Sequence[Claim],
+    keys: Mapping[str, str],
+    measure_coverage: bool,
+) -> dict[str, Record]:
+    """The earlier record each claim can repeat (claims without one run).
+
+    Seam coverage is measured over the whole run: when a claim measuring it must run
+    again, nothing is reused, so that it measures every claim's seam crossings.
+    """
+    index = reusable_records(ledger.records())
+    found = {c.id: index[keys[c.id]] for c in claims if keys[c.id] in index}
+    must_measure = [
+        c for c in claims if c.verifier in RUN_LAST and c.id not in found and measure_coverage
+    ]
+    return {} if must_measure else found
 
 
 def subject_lines(ctx: GateContext) -> list[str]:
@@ -193,7 +265,7 @@ def subject_lines(ctx: GateContext) -> list[str]:
     ]
     for node, entry in described["components"].items():
         roles = ", ".join(entry["roles"]) or "no role"
-        digest = entry.get("sha256", "not built yet")
+        digest = entry.get("sha256", "not read in this run")
         lines.append(
             f"  {node}: {entry['file']} [{entry['origin']}; {roles}] sha256 {digest}; "
             f"signature: {entry.get('signature', 'unknown')}"
@@ -239,7 +311,12 @@ class _Recorder:
     commit: str | None
 
     def run(
-        self, ledger: EvidenceLedger, ctx: GateContext, claim: Claim, fn: Verifier | None
+        self,
+        ledger: EvidenceLedger,
+        ctx: GateContext,
+        claim: Claim,
+        fn: Verifier | None,
+        key: str | None = None,
     ) -> ClaimOutcome:
         started_at = utc_now_iso()
         started = time.perf_counter()
@@ -247,7 +324,30 @@ class _Recorder:
         # Which graph and components the evidence is about (setdefault: a verifier's own
         # figure of that name wins).
         evidence.figures.setdefault("subject", ctx.describe_subject())
+        if key is not None:
+            evidence.inputs = {**evidence.inputs, REUSE_INPUT: key}
         return self.append(ledger, claim, evidence, started_at, started)
+
+    def repeat(
+        self, ledger: EvidenceLedger, claim: Claim, earlier: Record, key: str
+    ) -> ClaimOutcome:
+        """Record ``earlier``'s verdict for ``claim`` again (its inputs are unchanged),
+        naming the run that verified it."""
+        started_at = utc_now_iso()
+        started = time.perf_counter()
+        origin = origin_of(earlier)
+        message = earlier.message.split(REUSED_MARK, 1)[0]
+        evidence = Evidence(
+            Verdict(earlier.verdict),
+            f"{message}{REUSED_MARK}verified by run {origin['run_id']}, inputs unchanged]",
+            {**earlier.figures, "reused": origin},
+            {**earlier.inputs, REUSE_INPUT: key},
+            earlier.seed if isinstance(earlier.seed, int) else None,
+            earlier.transcript_hash,
+            earlier.reason,
+        )
+        command = f"harness.gate:{claim.verifier} (reused)"
+        return self.append(ledger, claim, evidence, started_at, started, command)
 
     def append(
         self,

@@ -201,7 +201,16 @@ FORMATTERS: dict[str, Formatter] = {
 
 
 def key_figure_of(record: Record | None) -> KeyFigure:
-    """The key figure of ``record`` (see the module docstring); empty for no record."""
+    """The key figure of ``record`` (see the module docstring); empty for no record. A
+    record repeated from an earlier run (``gate --reuse``) says which run verified it."""
+    figure = _key_figure(record)
+    reused = record.figures.get("reused") if record is not None else None
+    if isinstance(reused, dict) and figure.text:
+        return KeyFigure(f"{figure.text} (reused from run {reused.get('run_id')})", figure.details)
+    return figure
+
+
+def _key_figure(record: Record | None) -> KeyFigure:
     if record is None:
         return KeyFigure("")
     figures = record.figures

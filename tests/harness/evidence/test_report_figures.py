@@ -142,3 +142,13 @@ def test_names_and_values_for_people() -> None:
     assert readable({"total": {"killed": 3, "counted": 4}, "headline": "h", "trace": []}) == [
         ("total", "killed 3, counted 4")
     ]
+
+
+def test_a_repeated_record_says_which_run_verified_it() -> None:
+    figures = {"headline": "3 imports: clock, entropy, transport"}
+    fresh = key_figure_of(record("core-component-imports", figures))
+    reused = key_figure_of(
+        record("core-component-imports", {**figures, "reused": {"run_id": "R1", "record": HASH}})
+    )
+    assert "reused" not in fresh.text
+    assert reused.text == f"{fresh.text} (reused from run R1)"

@@ -1,0 +1,137 @@
+"""Evidence reuse (``gate --reuse``): a claim whose inputs are unchanged is not re-verified.
+
+Every gate record carries ``inputs["gate-inputs"]``, the SHA-256 of everything its verdict
+depends on (:func:`reuse_key`): the claim (id, verifier, parameters), the project's
+sources (:func:`source_digest`: the harness, the components' sources, the tests, the
+traceability data, the WIT), every component file of the gated graph (a foreign file's
+digest), the graph file, the seed, the resource limits, the trust configuration, whether
+seam coverage is measured, and the versions of Python, wasmtime, componentize-py and
+cryptography. With ``--reuse``, a claim whose key equals that of a passing (or
+not-applicable) record of an earlier gate run in the same ledger gets a new record that
+repeats that verdict and names the record it came from (``figures["reused"]``); anything
+else runs. Failures, errors and skips are never reused: a red claim always runs again.
+
+This is a cache, as a build system caches test results: it trusts the ledger as much as
+the sources. A component the project builds is named, not hashed: its bytes follow from
+the sources and the toolchain, and hashing it would mean building it first. The ledger's
+hash chain shows a record was not altered after it was written, not who wrote it, so
+whoever can write the ledger could plant a record with a matching key. That is why reuse
+is off unless asked for: a CI gate on a fresh clone runs everything (its ledger starts
+empty anyway), and a local warm run opts in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.evidence.ledger import Record
+from harness.evidence.traceability import VerificationClaim as Claim
+from harness.project import PROJECT_ROOT
+
+#: The record input that holds a claim's reuse key.
+REUSE_INPUT = "gate-inputs"
+
+#: What the project's evidence depends on, relative to the project root: the directories
+#: are walked (minus :data:`SKIPPED_DIRS`), the files read as they are.
+SOURCE_DIRS = ("harness", "components", "tests", "traceability", "wit", "jshost")
+SOURCE_FILES = ("pyproject.toml", "conftest.py")
+#: Generated or installed trees inside the source directories (never sources).
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist"})
+
+#: Verdicts a later run may repeat: a failure or an error always runs again.
+REUSABLE_VERDICTS = frozenset({"pass", "not-applicable"})
+
+
+def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
+    """The project's source files, sorted by path (hidden entries and generated trees
+    left out)."""
+    found = [root / name for name in SOURCE_FILES if (root / name).is_file()]
+    for top in SOURCE_DIRS:
+        # os.walk, pruned: an installed tree (node_modules) is never entered.
+        for folder, dirs, files in os.walk(root / top):
+            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(".")]
+            found.extend(
+                Path(folder, name)
+                for name in files
+                if not name.startswith(".") and not name.endswith((".pyc", ".pyo"))
+            )
+    return sorted(found)
+
+
+def source_digest(root: Path = PROJECT_ROOT) -> str:
+    """SHA-256 over the relative path and the bytes of every source file: any edit,
+    addition, removal or rename changes it."""
+    digest = hashlib.sha256()
+    for path in source_files(root):
+        name = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        digest.update(len(name).to_bytes(4, "big") + name)
+        digest.update(len(data).to_bytes(8, "big") + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ReuseBase:
+    """The inputs shared by every claim of one gate run (see the module docstring)."""
+
+    sources: str
+    components: Mapping[str, str]
+    roles: Mapping[str, Sequence[str]]
+    graph: str
+    seed: int
+    limits: Mapping[str, Any]
+    trust: Sequence[str]
+    require_signed: bool
+    coverage: bool
+    tools: Mapping[str, str]
+    selection: Sequence[str]
+
+
+def reuse_key(claim: Claim, base: ReuseBase, *, run_last: bool = False) -> str:
+    """The SHA-256 of what ``claim``'s verdict depends on in a run with ``base``.
+
+    ``run_last`` claims (seam coverage) measure the whole run, so the claims selected
+    for it are part of their key; every other claim stands alone.
+    """
+    shared = asdict(base)
+    if not run_last:
+        shared.pop("selection")
+    body = {
+        "claim": claim.id,
+        "verifier": claim.verifier,
+        "parameters": claim.parameters,
+        "gated": claim.gates_ci,
+        **shared,
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reusable_records(records: Iterable[Record]) -> dict[str, Record]:
+    """The latest reusable gate record per reuse key (campaign records have none)."""
+    found: dict[str, Record] = {}
+    for record in records:
+        key = record.inputs.get(REUSE_INPUT)
+        if key is not None and record.verdict in REUSABLE_VERDICTS:
+            found[key] = record
+    return found
+
+
+def origin_of(record: Record) -> dict[str, Any]:
+    """Where the evidence of ``record`` was found: the record itself, or (for a record
+    that reused another) the run that actually verified the claim."""
+    earlier = record.figures.get("reused")
+    if isinstance(earlier, dict) and "record" in earlier:
+        return dict(earlier)
+    return {
+        "run_id": record.run_id,
+        "record": record.hash,
+        "started_at": record.started_at,
+        "duration_s": record.duration_s,
+    }
