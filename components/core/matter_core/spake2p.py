@@ -95,9 +95,10 @@ def validate_pbkdf_params(salt: bytes, iterations: int) -> None:
     if not isinstance(salt, (bytes, bytearray)):
         raise LocalProtocolError("PBKDF salt must be bytes")
     if not PBKDF_MIN_SALT_SIZE <= len(salt) <= PBKDF_MAX_SALT_SIZE:
+        unit = "byte" if len(salt) == 1 else "bytes"
         raise LocalProtocolError(
-            f"PBKDF salt is {len(salt)} bytes; Matter allows "
-            f"{PBKDF_MIN_SALT_SIZE}..{PBKDF_MAX_SALT_SIZE}"
+            f"PBKDF salt is {len(salt)} {unit} long; Matter allows "
+            f"{PBKDF_MIN_SALT_SIZE}..{PBKDF_MAX_SALT_SIZE} bytes"
         )
     if type(iterations) is not int or not (
         PBKDF_MIN_ITERATIONS <= iterations <= PBKDF_MAX_ITERATIONS

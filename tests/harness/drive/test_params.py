@@ -32,8 +32,8 @@ def test_invalid_and_trivial_passcodes_are_refused_citing_the_specification(
 @pytest.mark.parametrize(
     ("salt", "iterations", "words"),
     [
-        (b"\x00", 1000, "PBKDF salt is 1 bytes; Matter allows 16..32"),
-        (bytes(33), 1000, "PBKDF salt is 33 bytes"),
+        (b"\x00", 1000, "PBKDF salt is 1 byte long; Matter allows 16..32 bytes"),
+        (bytes(33), 1000, "PBKDF salt is 33 bytes long"),
         (bytes(16), 999, "PBKDF iterations 999 outside 1000..100000"),
         (bytes(32), 100_001, "PBKDF iterations 100001 outside 1000..100000"),
     ],
