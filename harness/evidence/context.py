@@ -15,9 +15,10 @@ placement runs each PASE role from the core file the graph gives that role.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from harness.build import GraphRoles, build_all, compose_cached
 from harness.drive import RunConfig, RunReport, run_component, run_composed, run_native
@@ -31,6 +32,8 @@ from harness.project import DEFAULT_GRAPH, WIT_DIR, file_sha256
 from harness.runtime import Component, Limits, Runtime
 from harness.supply import SupplyChain, admit_foreign
 from harness.wit import COMMISSIONEE, COMMISSIONER
+
+T = TypeVar("T")
 
 
 class GateContext:
@@ -68,6 +71,8 @@ class GateContext:
         self.build_figures: dict[str, Any] = {}
         self.coverage: Any = None
         self._digests: dict[Path, str] = {}
+        self._early: dict[str, Future[Any]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -266,7 +271,27 @@ class GateContext:
             self._digests[path] = file_sha256(path)
         return self._digests[path]
 
+    def start_early(self, name: str, work: Callable[[], Any]) -> None:
+        """Start ``work`` (a claim's self-contained campaign) in a background thread; the
+        claim collects it with :meth:`early_result`."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="head-start")
+        self._early[name] = self._pool.submit(work)
+
+    def started_early(self, name: str) -> bool:
+        """Whether :meth:`start_early` started ``name``'s work (not yet collected)."""
+        return name in self._early
+
+    def early_result(self, name: str, otherwise: Callable[[], T]) -> T:
+        """What ``name``'s background work returned (waiting for it; its exception is
+        raised here), or ``otherwise()`` when none was started."""
+        future = self._early.pop(name, None)
+        return otherwise() if future is None else cast(T, future.result())
+
     def close(self) -> None:
-        """Release the runtime."""
+        """Release the runtime; wait for (or cancel) background work not collected."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         if self._runtime is not None:
             self._runtime.close()

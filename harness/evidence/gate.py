@@ -23,12 +23,13 @@ the graph, each component's origin, roles, digest and signature status
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,21 +42,14 @@ from harness.errors import ExitCode, HarnessError, LedgerRecordError
 from harness.evidence.context import GateContext
 from harness.evidence.ledger import EvidenceLedger, Record
 from harness.evidence.ledger_schema import new_run_id, utc_now_iso
-from harness.evidence.reuse import (
-    REUSE_INPUT,
-    ReuseBase,
-    origin_of,
-    reusable_records,
-    reuse_key,
-    source_digest,
-)
+from harness.evidence.reuse import REUSE_INPUT, claim_keys, origin_of, plan_reuse, reuse_base
 from harness.evidence.trace_rules import validate
 from harness.evidence.traceability import VerificationClaim as Claim
 from harness.evidence.traceability import claims as traceability_claims
 from harness.evidence.traceability import load_artifacts
-from harness.evidence.verifiers.base import REGISTRY, Evidence, Verdict, Verifier
+from harness.evidence.verifiers.base import HEAD_STARTS, REGISTRY, Evidence, Verdict, Verifier
 from harness.evidence.verifiers.seams import start_seam_coverage
-from harness.project import DEFAULT_GRAPH, PROJECT_ROOT, file_sha256
+from harness.project import DEFAULT_GRAPH, PROJECT_ROOT
 from harness.runtime import WASMTIME_VERSION, Limits
 from harness.supply import SupplyChain
 
@@ -176,7 +170,7 @@ def run_gate(
     )
     ctx.prepare()
     tools = tool_versions()
-    keys = claim_keys(claims, reuse_base(ctx, tools, measure_coverage, claims))
+    keys = claim_keys(claims, reuse_base(ctx, tools, measure_coverage, claims), RUN_LAST)
     for line in subject_lines(ctx):
         say(line)
     run_id = new_run_id()
@@ -184,10 +178,21 @@ def run_gate(
     outcomes: list[ClaimOutcome] = []
     try:
         with EvidenceLedger(ledger_path) as ledger:
-            earlier = plan_reuse(ledger, claims, keys, measure_coverage) if reuse else {}
+            earlier = (
+                plan_reuse(ledger.records(), claims, keys, measure_coverage, RUN_LAST)
+                if reuse
+                else {}
+            )
             if len(earlier) < len(claims) and measure_coverage:
                 ctx.coverage = start_seam_coverage()
-            for claim in claims:
+            to_run = [c for c in claims if c.id not in earlier]
+            start_head_starts(ctx, to_run, verifiers)
+            # Claims whose campaign runs in the background go last, so the others run
+            # meanwhile (seam coverage stays last of all).
+            for claim in sorted(
+                claims,
+                key=lambda c: (c.verifier in RUN_LAST, ctx.started_early(c.verifier or "")),
+            ):
                 label = f"{claim.id}: {claim.verifier or '(no verifier)'}"
                 with progress_lines.step(label) as step:
                     found = earlier.get(claim.id)
@@ -213,48 +218,29 @@ def run_gate(
     return result
 
 
-def reuse_base(
-    ctx: GateContext, tools: Mapping[str, str], measure_coverage: bool, claims: Sequence[Claim]
-) -> ReuseBase:
-    """What every claim of this run depends on (see :mod:`harness.evidence.reuse`)."""
-    described = ctx.subject.describe()
-    return ReuseBase(
-        sources=source_digest(),
-        components=ctx.node_identities(),
-        roles={node: entry["roles"] for node, entry in described["components"].items()},
-        graph=file_sha256(ctx.graph),
-        seed=ctx.seed,
-        limits=asdict(ctx.limits),
-        trust=ctx.supply_chain.trust_inputs(),
-        require_signed=ctx.require_signed,
-        coverage=measure_coverage,
-        tools=dict(tools),
-        selection=[c.id for c in claims],
-    )
-
-
-def claim_keys(claims: Sequence[Claim], base: ReuseBase) -> dict[str, str]:
-    """Each claim's reuse key in this run."""
-    return {c.id: reuse_key(c, base, run_last=c.verifier in RUN_LAST) for c in claims}
-
-
-def plan_reuse(
-    ledger: EvidenceLedger,
-    claims: Sequence[Claim],
-    keys: Mapping[str, str],
-    measure_coverage: bool,
-) -> dict[str, Record]:
-    """The earlier record each claim can repeat (claims without one run).
-
-    Seam coverage is measured over the whole run: when a claim measuring it must run
-    again, nothing is reused, so that it measures every claim's seam crossings.
-    """
-    index = reusable_records(ledger.records())
-    found = {c.id: index[keys[c.id]] for c in claims if keys[c.id] in index}
-    must_measure = [
-        c for c in claims if c.verifier in RUN_LAST and c.id not in found and measure_coverage
-    ]
-    return {} if must_measure else found
+def start_head_starts(
+    ctx: GateContext, claims: Sequence[Claim], verifiers: Mapping[str, Verifier]
+) -> None:
+    """Start the background campaigns of ``claims`` that have one (:data:`HEAD_STARTS`):
+    only for the project's own verifier of that name, a claim that applies to the graph,
+    and one verified once (not per core file)."""
+    chosen = []
+    for claim in claims:
+        name = claim.verifier or ""
+        start = HEAD_STARTS.get(name)
+        if start is None or verifiers.get(name) is not REGISTRY.get(name):
+            continue
+        if not_applicable_reason(ctx, name) is not None:
+            continue
+        if name in PER_CORE and len(ctx.subject.cores) > 1:
+            continue
+        chosen.append((name, start, claim.parameters))
+    if not chosen:
+        return
+    # The signing key is created here, once, not by two threads at the same time.
+    ctx.supply_chain.build_signer()
+    for name, start, parameters in chosen:
+        ctx.start_early(name, functools.partial(start, ctx, parameters))
 
 
 def subject_lines(ctx: GateContext) -> list[str]:

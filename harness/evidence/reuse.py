@@ -25,14 +25,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.evidence.context import GateContext
 from harness.evidence.ledger import Record
 from harness.evidence.traceability import VerificationClaim as Claim
-from harness.project import PROJECT_ROOT
+from harness.project import PROJECT_ROOT, file_sha256
+from harness.supply import SupplyChain
 
 #: The record input that holds a claim's reuse key.
 REUSE_INPUT = "gate-inputs"
@@ -135,3 +137,65 @@ def origin_of(record: Record) -> dict[str, Any]:
         "started_at": record.started_at,
         "duration_s": record.duration_s,
     }
+
+
+def trust_inputs(chain: SupplyChain) -> list[str]:
+    """What a verdict reached under ``chain`` depends on, stably across runs: the mode,
+    who signs, the trust store's bytes (not the key a gate run generates for itself)."""
+    if chain.run_key is not None:
+        signer = "a key generated per gate run"
+    elif chain.settings.signing_key is not None:
+        signer = chain.build_signer().public_key.fingerprint
+    else:
+        signer = "the build key"
+    store = chain.store.path
+    stored = file_sha256(store) if store.is_file() else "no trust store file"
+    return [f"mode {chain.mode.value}", f"signer {signer}", f"trust store {stored}"]
+
+
+def reuse_base(
+    ctx: GateContext, tools: Mapping[str, str], measure_coverage: bool, claims: Sequence[Claim]
+) -> ReuseBase:
+    """What every claim of the run ``ctx`` serves depends on."""
+    described = ctx.subject.describe()
+    return ReuseBase(
+        sources=source_digest(),
+        components=ctx.node_identities(),
+        roles={node: entry["roles"] for node, entry in described["components"].items()},
+        graph=file_sha256(ctx.graph),
+        seed=ctx.seed,
+        limits=asdict(ctx.limits),
+        trust=trust_inputs(ctx.supply_chain),
+        require_signed=ctx.require_signed,
+        coverage=measure_coverage,
+        tools=dict(tools),
+        selection=[c.id for c in claims],
+    )
+
+
+def claim_keys(
+    claims: Sequence[Claim], base: ReuseBase, run_last: Collection[str]
+) -> dict[str, str]:
+    """Each claim's reuse key in the run ``base`` describes (``run_last``: the verifiers
+    that measure the whole run)."""
+    return {c.id: reuse_key(c, base, run_last=c.verifier in run_last) for c in claims}
+
+
+def plan_reuse(
+    records: Iterable[Record],
+    claims: Sequence[Claim],
+    keys: Mapping[str, str],
+    measure_coverage: bool,
+    run_last: Collection[str],
+) -> dict[str, Record]:
+    """The earlier record each claim can repeat (claims without one run).
+
+    Seam coverage is measured over the whole run: when a claim measuring it must run
+    again, nothing is reused, so that it measures every claim's seam crossings.
+    """
+    index = reusable_records(records)
+    found = {c.id: index[keys[c.id]] for c in claims if keys[c.id] in index}
+    must_measure = [
+        c for c in claims if c.verifier in run_last and c.id not in found and measure_coverage
+    ]
+    return {} if must_measure else found

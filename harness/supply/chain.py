@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 from harness.component_file import read_component_file
 from harness.errors import CheckFailed, HarnessError
-from harness.project import atomic_write, file_sha256
+from harness.project import atomic_write
 from harness.runtime import Component, Runtime
 from harness.supply.capabilities import enforce
 from harness.supply.keys import (
@@ -292,20 +292,6 @@ class SupplyChain:
         if self.trusts_build_key and self._build_key is not None:
             text += f" and the local build key {self._build_key.fingerprint} of {self.build_dir}/"
         return text
-
-    def trust_inputs(self) -> list[str]:
-        """What a verdict reached under this chain depends on, stably across runs (the
-        mode, who signs, the trust store's bytes), unlike :meth:`trust_source`, which
-        names this run's generated key."""
-        if self.run_key is not None:
-            signer = "a key generated per gate run"
-        elif self.settings.signing_key is not None:
-            signer = self.build_signer().public_key.fingerprint
-        else:
-            signer = "the build key"
-        store = self.store.path
-        stored = file_sha256(store) if store.is_file() else "no trust store file"
-        return [f"mode {self.mode.value}", f"signer {signer}", f"trust store {stored}"]
 
     def describe(self) -> list[str]:
         """Lines that tell the user what is checked and whom it trusts."""

@@ -14,17 +14,19 @@ is told apart from a change), and the bytes of the sections that really differ.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.build import build_all
 from harness.drive import instantiate_conformance, load_vectors, run_component, run_conformance
 from harness.evidence.context import GateContext
-from harness.evidence.verifiers.base import Evidence, Verdict, verifier
+from harness.evidence.verifiers.base import Evidence, Verdict, head_start, verifier
 from harness.evidence.verifiers.runs import KNOWN_GOOD_TRANSCRIPTS
 from harness.wasm_binary import parse_sections
 
@@ -55,10 +57,27 @@ def section_difference(first: bytes, second: bytes) -> dict[str, Any]:
     }
 
 
-def _rebuild_core(ctx: GateContext, directory: Path) -> tuple[Path, float]:
+@dataclass(frozen=True)
+class Rebuild:
+    """The core built again, in a directory of its own (removed once it is checked)."""
+
+    directory: Path
+    path: Path
+    seconds: float
+
+
+@head_start("functional-reproducibility")
+def start_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Rebuild:
+    """E3's rebuild (componentize-py, in its own process), begun when the gate starts."""
+    ctx.build_dir.mkdir(parents=True, exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="rebuild-", dir=ctx.build_dir))
     started = time.perf_counter()
-    result = build_all(directory, names=["core"], force=True, supply_chain=ctx.supply_chain)
-    return result["core"].path, time.perf_counter() - started
+    try:
+        result = build_all(directory, names=["core"], force=True, supply_chain=ctx.supply_chain)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return Rebuild(directory, result["core"].path, time.perf_counter() - started)
 
 
 @verifier("functional-reproducibility")
@@ -66,14 +85,17 @@ def verify_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """E3: a second build of the core from the same sources computes the same outputs."""
     original = ctx.component("core")
     config = ctx.run_config()
-    with tempfile.TemporaryDirectory(prefix="rebuild-", dir=ctx.build_dir) as tmp:
-        rebuilt, seconds = _rebuild_core(ctx, Path(tmp))
+    rebuild = ctx.early_result("functional-reproducibility", lambda: start_rebuild(ctx, params))
+    rebuilt, seconds = rebuild.path, rebuild.seconds
+    try:
         difference = section_difference(original.read_bytes(), rebuilt.read_bytes())
         first = ctx.report("component")
         second = run_component(config, ctx.runtime, rebuilt, supply_chain=ctx.supply_chain)
         component = ctx.supply_chain.load_component(ctx.runtime, rebuilt, role="core")
         target, _seams = instantiate_conformance(ctx.runtime, component)
         vectors = run_conformance(target, load_vectors())
+    finally:
+        shutil.rmtree(rebuild.directory, ignore_errors=True)
     failed = [f"{r.name}: {r.detail}" for r in vectors if not r.passed]
     hashes = {"original": first.transcript_hash.hex(), "rebuilt": second.transcript_hash.hex()}
     known_good = KNOWN_GOOD_TRANSCRIPTS.get(ctx.seed)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.evidence import gate as gate_module
 from harness.evidence.context import GateContext
 from harness.evidence.gate import GateResult, run_gate
 from harness.evidence.ledger import Record, read_records, verify_ledger
@@ -39,9 +40,17 @@ REGISTRY: dict[str, Verifier] = {
 }
 
 
+class _NoCoverage:
+    def stop(self) -> None:
+        pass
+
+
 @pytest.fixture(autouse=True)
-def _fresh_counts() -> None:
+def _fresh_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     CALLS.clear()
+    # Real seam coverage reloads the seam modules in this process (other tests'
+    # references to their classes would go stale); these tests need only the setting.
+    monkeypatch.setattr(gate_module, "start_seam_coverage", _NoCoverage)
 
 
 def gate(tmp_path: Path, directory: Path, **options: Any) -> GateResult:

@@ -3,9 +3,11 @@ in what it computes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import pytest
 
@@ -13,6 +15,8 @@ from harness.evidence.verifiers import reproducibility
 from harness.evidence.verifiers.base import Verdict
 from harness.evidence.verifiers.runs import KNOWN_GOOD_TRANSCRIPTS
 from harness.wasm_binary import COMPONENT_PREAMBLE, custom_section, encode_section
+
+T = TypeVar("T")
 
 A = encode_section(1, b"module a")
 B = encode_section(1, b"module b, longer")
@@ -82,6 +86,9 @@ class _Context:
     def inputs(self, *names: str) -> dict[str, str]:
         return {}
 
+    def early_result(self, name: str, otherwise: Callable[[], T]) -> T:
+        return otherwise()
+
 
 def _e3(
     monkeypatch: pytest.MonkeyPatch,
@@ -92,12 +99,12 @@ def _e3(
     original = tmp_path / "core.wasm"
     original.write_bytes(COMPONENT_PREAMBLE + A + B)
 
-    def rebuild(ctx: Any, directory: Path) -> tuple[Path, float]:
+    def rebuild(directory: Path, **_options: Any) -> dict[str, Any]:
         path = directory / "core.wasm"
         path.write_bytes(COMPONENT_PREAMBLE + B + A)
-        return path, 0.1
+        return {"core": SimpleNamespace(path=path)}
 
-    monkeypatch.setattr(reproducibility, "_rebuild_core", rebuild)
+    monkeypatch.setattr(reproducibility, "build_all", rebuild)
     monkeypatch.setattr(reproducibility, "run_component", lambda *a, **k: _Report(rebuilt_hash))
     monkeypatch.setattr(reproducibility, "instantiate_conformance", lambda *a: (None, None))
     monkeypatch.setattr(reproducibility, "load_vectors", lambda: [])
@@ -134,3 +141,10 @@ def test_e3_fails_when_a_vector_fails_in_the_rebuild(
 def test_e3_fails_when_no_vector_ran(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     evidence = _e3(monkeypatch, tmp_path, GOOD, [])
     assert evidence.verdict is Verdict.FAIL
+
+
+def test_the_rebuild_directory_is_removed_once_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _e3(monkeypatch, tmp_path, GOOD, [_Vector("v", True)])
+    assert not list(tmp_path.glob("rebuild-*"))
