@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from harness import __version__, progress
-from harness.cli.exits import exit_code_for
-from harness.errors import HarnessError
+from harness import __version__
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
+
+#: The environment variable that decides ``--progress`` when it is not given:
+#: :data:`harness.progress.PROGRESS_ENV`, repeated so that ``--help`` need not import
+#: :mod:`harness.progress` (a test checks that the two agree).
+PROGRESS_ENV = "MATTER_HARNESS_PROGRESS"
 
 
 class LazyCommand(NamedTuple):
@@ -180,6 +183,10 @@ class HarnessGroup(click.Group):
         return results
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Imported here: --help and --version never invoke the group.
+        from harness.cli.exits import exit_code_for
+        from harness.errors import HarnessError
+
         try:
             return super().invoke(ctx)
         except HarnessError as exc:
@@ -199,12 +206,14 @@ class HarnessGroup(click.Group):
     default=None,
     help="Print a line with the elapsed time for every step that can take more than a "
     "second (build, compile, compose, validate, transpile, each gate claim) on stderr "
-    f"[default: only when stderr is a terminal; ${progress.PROGRESS_ENV}=1 or 0 decides "
+    f"[default: only when stderr is a terminal; ${PROGRESS_ENV}=1 or 0 decides "
     "otherwise].",
 )
 @click.pass_context
 def cli(ctx: click.Context, show_progress: bool | None) -> None:
     """Prove that Matter PASE runs inside sandboxed, composed WebAssembly components."""
+    from harness import progress
+
     progress.configure(progress.wanted(show_progress))
     # The reporter is process-wide: a command run in-process (a test, a script) leaves
     # it as it found it, quiet.

@@ -18,7 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 import harness.cli
-from harness.cli.app import COMMANDS, HarnessGroup, LazyCommand, cli, load_command
+from harness import progress
+from harness.cli.app import (
+    COMMANDS,
+    PROGRESS_ENV,
+    HarnessGroup,
+    LazyCommand,
+    cli,
+    load_command,
+)
 
 #: Packages that are slow to import and that no help text needs.
 HEAVY = {"wasmtime", "cryptography", "hypothesis", "componentize_py", "matter_core", "yaml"}
@@ -151,6 +159,12 @@ def test_an_unknown_command_is_a_usage_error() -> None:
 # --------------------------------------------------------------------------- start-up
 
 
+def test_the_progress_variable_named_in_help_is_the_one_read() -> None:
+    assert PROGRESS_ENV == progress.PROGRESS_ENV
+    help_text = CliRunner().invoke(cli, ["--help"], terminal_width=200).output
+    assert f"${progress.PROGRESS_ENV}=1 or 0" in help_text
+
+
 def test_importing_the_cli_loads_no_heavy_package() -> None:
     loaded = python(
         "import harness.cli, sys\n"
@@ -164,6 +178,7 @@ def test_importing_the_cli_loads_no_heavy_package() -> None:
     [
         (["--help"], set()),
         (["--version"], set()),
+        (["evidence", "verify", "--help"], {"harness.cli.evidence"}),
         (["run", "--help"], {"harness.cli.run"}),
         (["trust", "list", "--help"], {"harness.cli.supply"}),
     ],
