@@ -8,10 +8,10 @@ side by side in one run with a bare `python -c pass` for scale; the modules the 
 loaded are checked too.
 
 ``--against REF`` measures the ``harness`` package of a git revision (say ``HEAD~1``)
-next to the working tree's, in the same run: the revision's ``harness/`` is exported
-to a temporary directory and put first on ``PYTHONPATH`` (checked), the same script and
-interpreter run both, and their runs alternate, so a change of machine load touches
-both alike.
+next to the working tree's, in the same run: the revision's ``harness/`` and a copy of
+the working tree's (without ``__pycache__``, so both start alike) are put in temporary
+directories and each first on ``PYTHONPATH`` (checked), the same script and interpreter
+run both, and their runs alternate, so a change of machine load touches both alike.
 
 Python reads cached bytecode (``__pycache__``) if it is there, but writes none when
 ``PYTHONDONTWRITEBYTECODE`` is set: then every start compiles each ``harness`` module it
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,16 +109,22 @@ def heavy_modules_loaded(env: Env = None) -> list[str]:
     return done.stdout.split()
 
 
-def export_harness(ref: str, into: Path, base: Mapping[str, str]) -> dict[str, str]:
-    """Export ``ref``'s ``harness`` package into ``into``; the environment (``base``
-    and more) that makes the CLI run it (checked)."""
-    archive = subprocess.run(
-        ["git", "-C", str(PROJECT), "archive", "--format=tar", ref, "harness"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+def export_harness(ref: str | None, into: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """Export ``ref``'s ``harness`` package (``None``: the working tree's, without
+    bytecode) into ``into``; the environment (``base`` and more) that makes the CLI run
+    it (checked)."""
+    if ref is None:
+        shutil.copytree(
+            PROJECT / "harness", into / "harness", ignore=shutil.ignore_patterns("__pycache__")
+        )
+    else:
+        archive = subprocess.run(
+            ["git", "-C", str(PROJECT), "archive", "--format=tar", ref, "harness"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
     env = {
         **base,
         "PYTHONPATH": os.pathsep.join([str(into), str(PROJECT)]),
@@ -154,17 +161,21 @@ def main(argv: list[str] | None = None) -> int:
     base = dict(os.environ)
     if args.bytecode:
         base.pop("PYTHONDONTWRITEBYTECODE", None)
-    new_env: Env = base
     for line in machine_facts():
         print(line)
+    cached = any((PROJECT / "harness").rglob("__pycache__/*.pyc"))
     print(
         "bytecode: harness modules compiled from source on every start "
         "(PYTHONDONTWRITEBYTECODE is set)"
-        if base.get("PYTHONDONTWRITEBYTECODE")
-        else "bytecode: cached in __pycache__ after the warm-up"
+        if base.get("PYTHONDONTWRITEBYTECODE") and (args.against or not cached)
+        else "bytecode: cached in __pycache__ (at the latest after the warm-up)"
     )
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
-        old_env = export_harness(args.against, Path(tmp), base) if args.against else None
+        new_env: Env = base
+        old_env: Env = None
+        if args.against:
+            new_env = export_harness(None, Path(tmp) / "new", base)
+            old_env = export_harness(args.against, Path(tmp) / "old", base)
         cases: list[tuple[str, list[str], Env, float | None]] = [
             ("python -c pass (for scale)", [sys.executable, "-c", "pass"], new_env, None)
         ]
@@ -176,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append((f"matter-harness {flag}", [*_cli(), flag], new_env, STARTUP_TARGET_MS))
         medians = medians_ms([(command, env) for _, command, env, _ in cases], runs)
         old_loaded = heavy_modules_loaded(old_env) if old_env is not None else []
+        loaded = heavy_modules_loaded(new_env)
     print_table(
         "command-line start-up (whole process, median)",
         [
@@ -184,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     print(machine_facts()[0])
-    loaded = heavy_modules_loaded(new_env)
     print(f"\nheavy modules loaded by --help: {', '.join(loaded) or 'none'}")
     if args.against:
         print(f"heavy modules loaded by {args.against}'s --help: {', '.join(old_loaded) or 'none'}")
