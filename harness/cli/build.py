@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from harness.build import COMPONENTS, MJS_CORE_NAME, ON_REQUEST
-from harness.cli.app import cli
 from harness.cli.options import (
     ComponentPath,
     GraphPath,
@@ -24,7 +23,7 @@ from harness.cli.options import (
 from harness.component_file import ComponentInputError, read_component_file
 
 
-@cli.command()
+@click.command()
 @build_dir_option
 @click.option("--force", is_flag=True, help="Rebuild even when the cache says it is current.")
 @signing_key_option
@@ -70,7 +69,7 @@ def build(build_dir: Path, force: bool, signing_key: Path | None, names: tuple[s
     )
 
 
-@cli.command()
+@click.command()
 @click.argument("component", type=ComponentPath())
 @format_option
 def inspect(component: Path, output_format: str) -> None:
@@ -93,7 +92,7 @@ def inspect(component: Path, output_format: str) -> None:
         click.echo("  " + json.dumps(info["manifest"], indent=2).replace("\n", "\n  "))
 
 
-@cli.command()
+@click.command()
 @click.argument("graph_file", type=GraphPath())
 @click.option(
     "-o",

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     announce,
@@ -31,7 +30,7 @@ DEFAULT_CONFORMANCE_LEDGER = EVIDENCE_DIR / "conformance.jsonl"
 REPORT_FORMATS = {".md": "md", ".html": "html", ".json": "json", ".xml": "junit"}
 
 
-@cli.command()
+@click.command()
 @click.argument("candidate", type=click.Path(path_type=Path))
 @click.option(
     "--role",

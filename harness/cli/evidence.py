@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     GraphPath,
@@ -41,7 +40,7 @@ def node_files(
     return found
 
 
-@cli.command()
+@click.command()
 @ledger_option("Append-only evidence ledger (JSON lines, hash-chained) the gate appends to.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the seeded runs.")
 @click.option(
@@ -180,7 +179,7 @@ def gate(
     sys.exit(result.exit_code)
 
 
-@cli.command()
+@click.command()
 @ledger_option("The evidence ledger to render a gate run of.")
 @click.option(
     "--format",
@@ -219,7 +218,7 @@ def report(
         click.echo(f"wrote {output}", err=True)
 
 
-@cli.group()
+@click.group()
 def evidence() -> None:
     """Work with evidence ledgers."""
 
@@ -282,7 +281,7 @@ def evidence_merge(ledgers: tuple[Path, ...], out: Path) -> None:
     click.echo(merge_ledgers(list(ledgers), out).describe())
 
 
-@cli.group()
+@click.group()
 def trace() -> None:
     """Work with the traceability data in traceability/."""
 

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import announce_ledger, build_dir_option, ledger_option, progress
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--target",
     required=True,

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import announce_ledger, ledger_option, progress
 
 
-@cli.command()
+@click.command()
 @click.option("--sample", type=int, default=None, help="Try this many mutants, drawn with --seed.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the --sample draw.")
 @click.option("--shard", default="1/1", show_default=True, help="Run shard I of N (I/N).")

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     ComponentPath,
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from harness.supply import TrustSettings
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--seed", type=int, default=None, help="Deterministic entropy (HMAC-DRBG) from this seed."
 )
@@ -237,7 +236,7 @@ def _run_on_jco(
     return report
 
 
-@cli.command()
+@click.command()
 @click.option("--role", type=click.Choice(list(ROLES)), required=True, help="PASE side.")
 @click.option(
     "--listen",

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     ComponentPath,
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from harness.runtime import CommandOutcome, Limits
 
 
-@cli.command()
+@click.command()
 @click.argument("component", type=ComponentPath())
 @click.option(
     "--expect",

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from harness.cli.app import cli
 from harness.cli.exits import EXIT_FAILED
 from harness.cli.options import (
     ComponentPath,
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from harness.supply import TrustStore
 
 
-@cli.group()
+@click.group()
 def keys() -> None:
     """Signing keys (Ed25519, WebAssembly tool-conventions format, wasmsign2-compatible)."""
 
@@ -45,7 +44,7 @@ def keys_generate(path: Path, force: bool) -> None:
     click.echo(f"key id {key.public_key.fingerprint}")
 
 
-@cli.command()
+@click.command()
 @click.argument("component", type=ComponentPath())
 @click.option(
     "--key",
@@ -85,7 +84,7 @@ def sign(
     click.echo(f"wrote {what} {outcome.written} (key id {outcome.key_id})")
 
 
-@cli.command()
+@click.command()
 @click.argument("component", type=ComponentPath())
 @click.option(
     "--signature",
@@ -124,7 +123,7 @@ def verify(
     click.echo(f"  sha256 {verification.sha256}")
 
 
-@cli.group()
+@click.group()
 @trust_options
 @click.pass_context
 def trust(
@@ -212,7 +211,7 @@ def trust_remove(
     click.echo(f"removed {entry.name} (key id {entry.key.fingerprint}) from {store.path}")
 
 
-@cli.group("signature")
+@click.group("signature")
 def signature_group() -> None:
     """Embedded and detached signatures: list and check them, or split one off a component."""
 
@@ -307,7 +306,7 @@ def signature_show(
         click.echo(listing.render())
 
 
-@cli.command()
+@click.command()
 @click.argument("component", type=ComponentPath())
 @click.option(
     "--policy",

@@ -34,12 +34,22 @@ def clean_exit(result: Result, code: int) -> None:
     assert "Traceback" not in result.output
 
 
+def subcommands(group: click.Group) -> Iterator[tuple[str, click.Command]]:
+    """The subcommands of ``group`` by name, as click finds them (the top-level group
+    loads each from its module when it is looked up)."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        sub = group.get_command(ctx, name)
+        assert sub is not None, name
+        yield name, sub
+
+
 def leaf_commands(
     command: click.Command = cli, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, click.Command]]:
     """Every command that runs (not a group), by its full name (``trust list``)."""
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        for name, sub in subcommands(command):
             yield from leaf_commands(sub, (*path, name))
     else:
         yield " ".join(path), command
@@ -50,7 +60,7 @@ def all_commands(
 ) -> Iterator[tuple[str, click.Command]]:
     yield " ".join(path) or "matter-harness", command
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        for name, sub in subcommands(command):
             yield from all_commands(sub, (*path, name))
 
 

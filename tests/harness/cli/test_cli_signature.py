@@ -340,7 +340,8 @@ def test_show_exits_2_for_unreadable_input(tmp_path: Path, signed: Path, build: 
 
 
 def test_every_signature_command_and_option_has_help() -> None:
-    group = cli.commands["signature"]
+    ctx = click.Context(cli)
+    group = cli.get_command(ctx, "signature")
     assert isinstance(group, click.Group) and group.help
     assert sorted(group.commands) == ["detach", "show"]
     for name, command in group.commands.items():
@@ -350,5 +351,6 @@ def test_every_signature_command_and_option_has_help() -> None:
                 assert param.help, f"{name} {param.name}"
         usage = invoke("signature", name, "--help")
         clean_exit(usage, 0)
-    sign = cli.commands["sign"]
+    sign = cli.get_command(ctx, "sign")
+    assert sign is not None
     assert all(p.help for p in sign.params if isinstance(p, click.Option))
