@@ -28,6 +28,7 @@ from harness.drive import instantiate_conformance, load_vectors, run_component, 
 from harness.evidence.context import GateContext
 from harness.evidence.verifiers.base import Evidence, Verdict, head_start, verifier
 from harness.evidence.verifiers.runs import KNOWN_GOOD_TRANSCRIPTS
+from harness.runtime import Runtime
 from harness.wasm_binary import parse_sections
 
 
@@ -66,9 +67,7 @@ class Rebuild:
     seconds: float
 
 
-@head_start("functional-reproducibility")
-def start_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Rebuild:
-    """E3's rebuild (componentize-py, in its own process), begun when the gate starts."""
+def _rebuild(ctx: GateContext) -> Rebuild:
     ctx.build_dir.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="rebuild-", dir=ctx.build_dir))
     started = time.perf_counter()
@@ -80,12 +79,27 @@ def start_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Rebuild:
     return Rebuild(directory, result["core"].path, time.perf_counter() - started)
 
 
+@head_start("functional-reproducibility")
+def start_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Rebuild:
+    """E3's rebuild (componentize-py, in its own process), begun when the gate starts,
+    then its compilation into the gate's compiled-artifact cache by an engine of this
+    thread's own (the claim's later load is then a cache hit; the cache is keyed by the
+    bytes' digest, and the claim still verifies the signature before it loads them)."""
+    rebuild = _rebuild(ctx)
+    compiler = Runtime(ctx.build_dir / "cache")
+    try:
+        compiler.load(rebuild.path)
+    finally:
+        compiler.close()
+    return rebuild
+
+
 @verifier("functional-reproducibility")
 def verify_rebuild(ctx: GateContext, params: Mapping[str, Any]) -> Evidence:
     """E3: a second build of the core from the same sources computes the same outputs."""
     original = ctx.component("core")
     config = ctx.run_config()
-    rebuild = ctx.early_result("functional-reproducibility", lambda: start_rebuild(ctx, params))
+    rebuild = ctx.early_result("functional-reproducibility", lambda: _rebuild(ctx))
     rebuilt, seconds = rebuild.path, rebuild.seconds
     try:
         difference = section_difference(original.read_bytes(), rebuilt.read_bytes())
