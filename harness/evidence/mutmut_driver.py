@@ -27,8 +27,12 @@ that changes how a mutant is tried, never what kills it:
   :mod:`harness.evidence.mutation_run` only fills after such a run), that rerun is
   skipped.
 
-Hard limits are mutmut's: each child has its CPU-time rlimit and its wall-clock timeout
-(SIGXCPU), computed by mutmut from the tests' recorded durations.
+Time limits: each child keeps mutmut's, a CPU-time rlimit and a wall-clock timeout
+(SIGXCPU) of ``(estimate + timeout_constant) * timeout_multiplier`` for all its tests, the
+estimate being their summed stats-run durations. Within them, each test gets the same
+formula over its own duration as a CPU-time budget (``ITIMER_PROF``): a mutant caught in a
+loop ends as a timeout (exit 36, a kill) once the test it hangs in has spent its budget,
+instead of after the budget of every test the mutant reaches.
 """
 
 from __future__ import annotations
@@ -203,11 +207,32 @@ def _rebindable_modules(root: str) -> list[ModuleType]:
 # --- Trying mutants in one pytest session ---------------------------------------------
 
 
-def run_items(session: pytest.Session, items: list[pytest.Item]) -> int:
-    """Run ``items`` in order as ``pytest -x`` would; pytest's exit code (0 or 1)."""
+#: mutmut's exit code for a mutant that ran out of time (a kill).
+TIMEOUT = 36
+
+
+def _out_of_time(_signal: int, _frame: object) -> None:
+    os._exit(TIMEOUT)
+
+
+def run_items(
+    session: pytest.Session, items: list[pytest.Item], limits: list[float] | None = None
+) -> int:
+    """Run ``items`` in order as ``pytest -x`` would; pytest's exit code (0 or 1).
+
+    ``limits`` gives each item a CPU-time budget in seconds: an item that spends it ends
+    the process with :data:`TIMEOUT` (a mutant caught in a loop is stopped in the test it
+    hangs, not after the time all its tests would take).
+    """
+    if limits is not None:
+        signal.signal(signal.SIGPROF, _out_of_time)
     for index, item in enumerate(items):
         following = items[index + 1] if index + 1 < len(items) else None
+        if limits is not None:
+            signal.setitimer(signal.ITIMER_PROF, limits[index])
         item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+        if limits is not None:
+            signal.setitimer(signal.ITIMER_PROF, 0)
         if session.shouldfail or session.shouldstop:
             break
     return 1 if session.testsfailed else 0
@@ -278,7 +303,13 @@ class _Server:
         with contextlib.suppress(Exception):
             bypass_trampolines(mutant, _rebindable_modules(root))
         try:
-            return run_items(session, [items[test] for test in tests])
+            cfg = config()
+            durations = state().duration_by_test
+            limits = [
+                (durations.get(test, 0.0) + cfg.timeout_constant) * cfg.timeout_multiplier
+                for test in tests
+            ]
+            return run_items(session, [items[test] for test in tests], limits)
         except BaseException:  # what escapes pytest is its internal error (exit 3)
             return 3
 

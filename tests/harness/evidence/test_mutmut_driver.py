@@ -17,15 +17,15 @@ import pytest
 from mutmut.configuration import reset_config
 from mutmut.mutation.file_mutation import mutate_file_contents
 
+from harness.evidence.mutation_run import DRIVER
 from harness.evidence.mutmut_driver import (
     bypass_trampolines,
     recv_message,
     send_message,
     trampoline_target,
 )
-from harness.evidence.mutation_run import DRIVER
 
-DEMO = '''
+DEMO = """
 def double(x):
     return x * 2
 
@@ -43,7 +43,7 @@ class Box:
     def items(self):
         yield self.v
         yield double(self.v)
-'''
+"""
 
 
 @pytest.fixture
@@ -164,10 +164,16 @@ def cap(value, high):
 
 def untested(value):
     return value + 1
+
+
+def countdown(n):
+    while n > 0:
+        n -= 1
+    return n
 """
 
 _TESTS = """\
-from demo import cap, scale
+from demo import cap, countdown, scale
 
 
 def test_scale():
@@ -177,6 +183,10 @@ def test_scale():
 def test_cap():
     assert cap(5, 10) == 5
     assert cap(12, 10) == 10
+
+
+def test_countdown():
+    assert countdown(3) == 0
 """
 
 
@@ -194,6 +204,7 @@ def test_a_campaign_through_the_driver_kills_what_the_tests_catch(tmp_path: Path
             source_paths = ["demo"]
             pytest_add_cli_args_test_selection = ["tests"]
             use_git_change_detection = false
+            timeout_multiplier = 1.0
             """)
     )
     env = {k: v for k, v in os.environ.items() if k != "MUTANT_UNDER_TEST"}
@@ -218,6 +229,10 @@ def test_a_campaign_through_the_driver_kills_what_the_tests_catch(tmp_path: Path
     assert set(of["scale"].values()) == {1}
     # cap's one mutant, ``value >= high``, computes the same on 5 and 12: it survives (0).
     assert of["cap"] == {"demo.x_cap__mutmut_1": 0}
+    # ``n += 1`` never ends: a timeout (36 from the test's CPU budget, or -24, SIGXCPU,
+    # from mutmut's limit for the whole mutant), which kills the mutant.
+    hanging = [k for k, v in codes.items() if ".x_countdown__" in k and v in (36, -24)]
+    assert hanging, codes
 
 
 def test_the_driver_refuses_a_bad_command(tmp_path: Path) -> None:
