@@ -77,6 +77,7 @@ def verify_mutation_score(ctx: GateContext, params: Mapping[str, Any]) -> Eviden
     sample = params.get("sample")
     campaign = run_campaign(
         workdir=ctx.build_dir / "mutation",
+        cache=ctx.build_dir / "mutation-cache",
         sample=None if sample is None else int(sample),
         seed=int(params.get("seed", ctx.seed)),
     )
