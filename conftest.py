@@ -9,6 +9,11 @@ in tests/ would put tests/ on the import path, where tests/harness/ shadows the 
 * ``dev`` (the default elsewhere): random, as Hypothesis is meant to explore; no
   deadline either, for the same reason.
 
+* ``mutation`` (what ``matter-harness mutation`` selects): ``ci`` without the shrink and
+  explain phases. A mutant is killed when a test fails; the generate phase finds the same
+  failing example either way (derandomized), and shrinking it to a minimal one, which can
+  take longer than the whole test, only makes the report nicer.
+
 Tests that set ``@settings(max_examples=...)`` keep their count; the rest comes from
 the profile.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci",
@@ -26,6 +31,11 @@ settings.register_profile(
     max_examples=100,
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
+)
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("ci"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
 )
 settings.register_profile("dev", deadline=None)
 settings.load_profile(

@@ -32,6 +32,12 @@ from harness.cli.options import announce_ledger, ledger_option, progress
     help="The staged workspace (default: build/mutation; emptied first).",
 )
 @click.option("--jobs", type=int, default=None, help="Mutants tried at once (default: CPUs).")
+@click.option(
+    "--cache/--no-cache",
+    default=True,
+    show_default=True,
+    help="Reuse the mutants and stats of unchanged sources and tests (build/mutation-cache).",
+)
 def mutation(
     sample: int | None,
     seed: int,
@@ -40,6 +46,7 @@ def mutation(
     ledger: Path | None,
     workdir: Path | None,
     jobs: int | None,
+    cache: bool,
 ) -> None:
     """Mutate matter_core, print the score per module, record E1.
 
@@ -47,6 +54,7 @@ def mutation(
     listed in tests/core/equivalent-mutants.toml are subtracted), 1 when one does not.
     """
     from harness.evidence import (
+        DEFAULT_MUTATION_CACHE,
         DEFAULT_MUTATION_WORKDIR,
         Shard,
         campaign_evidence,
@@ -69,6 +77,7 @@ def mutation(
         shard=Shard.parse(shard),
         children=jobs,
         progress=progress,
+        cache=DEFAULT_MUTATION_CACHE if cache else None,
     )
     click.echo(format_mutation_table(campaign.scores(equivalents)))
     evidence = campaign_evidence(campaign, equivalents)

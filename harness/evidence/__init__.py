@@ -17,6 +17,7 @@ EXPORTS = {
     "CONTRACT_DIR": "contract",
     "ConformanceSuite": "contract",
     "ContractInputError": "contract",
+    "DEFAULT_MUTATION_CACHE": "mutation_run",
     "DEFAULT_MUTATION_WORKDIR": "mutation_run",
     "ROLE_CHOICES": "contract",
     "SuiteResult": "contract",
@@ -86,7 +87,11 @@ if TYPE_CHECKING:
     from harness.evidence.ledger_schema import utc_now_iso
     from harness.evidence.merge import check_provenance, merge_ledgers
     from harness.evidence.mutation import Shard, format_mutation_table, load_equivalents
-    from harness.evidence.mutation_run import DEFAULT_MUTATION_WORKDIR, run_campaign
+    from harness.evidence.mutation_run import (
+        DEFAULT_MUTATION_CACHE,
+        DEFAULT_MUTATION_WORKDIR,
+        run_campaign,
+    )
     from harness.evidence.reports import render_ledger
     from harness.evidence.spike import (
         SPIKE_CLAIM_ID,
@@ -110,6 +115,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTRACT_DIR",
+    "DEFAULT_MUTATION_CACHE",
     "DEFAULT_MUTATION_WORKDIR",
     "REGISTRY",
     "ROLE_CHOICES",

@@ -10,11 +10,22 @@ settings below. mutmut records, per test, which functions it reaches, and tries 
 mutant only against those tests, each in a forked child.
 
 A campaign is three steps: generate every mutant (so a sample can be drawn from all of
-them), ``mutmut run`` the selection, read mutmut's per-file ``.meta`` results.
+them), ``mutmut run`` the selection, read mutmut's per-file ``.meta`` results. Both mutmut
+steps go through :mod:`harness.evidence.mutmut_driver` (run as a script in the
+workspace), which tries the mutants in one pytest session instead of a fresh ``pytest``
+per mutant and skips mutmut's rerun of the unmutated suite after its stats run.
+
+The generated mutants and the stats run (which tests reach which function) depend only
+on the staged sources and tests, so both are cached in ``build/mutation-cache`` under a
+digest of the whole staged workspace (package, tests, ``conftest.py``, settings), of
+mutmut's version, Python's and the driver's text: any change to any of them is another
+digest, hence a new generation and a new stats run. The mutants are kept as generated
+(no result in them); a stats file is kept only after a mutmut run that succeeded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,6 +52,12 @@ from harness.project import COMPONENTS_DIR, DEFAULT_BUILD_DIR, PROJECT_ROOT
 
 #: Where the staged workspace goes by default.
 DEFAULT_MUTATION_WORKDIR = DEFAULT_BUILD_DIR / "mutation"
+#: Where mutmut's stats files are kept between campaigns, by workspace digest.
+DEFAULT_MUTATION_CACHE = DEFAULT_BUILD_DIR / "mutation-cache"
+#: The script that runs mutmut's steps in the workspace.
+DRIVER = Path(__file__).with_name("mutmut_driver.py")
+#: mutmut's stats file in a workspace.
+STATS = Path("mutants") / "mutmut-stats.json"
 #: Tests left out of the mutation runs: the purity scan parses the package's source
 #: files, which in mutmut's copy hold the trampolines, not the core (and it mutates
 #: nothing: it reads files, never calls the core).
@@ -58,24 +75,17 @@ markers = [
 ]
 
 [tool.mutmut]
+# A mutant is a timeout (killed) once it has run (estimate + 1 s) * 3, the estimate being
+# the summed stats-run durations of its tests (mutmut's default multiplier is 15). The
+# stats run's trampolines record every call, so the estimate is about twice what a
+# mutant's tests take (they only pass through one trampoline); surviving mutants were
+# measured at <= 0.61 of it on a loaded 2-core machine, five times under the limit.
+timeout_multiplier = 3.0
 source_paths = ["{package}"]
 do_not_mutate = ["{package}/__init__.py"]
 also_copy = ["conftest.py"]
 pytest_add_cli_args_test_selection = {selection}
 use_git_change_detection = false
-"""
-
-# mutmut's own first step of ``mutmut run`` (mutmut 3.8, ``__main__._run``), alone: copy
-# the sources and write every mutant with its ``.meta`` file, running no test.
-_GENERATE = """\
-from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants
-from mutmut.mutation.trampoline import set_mutant_under_test
-import os, sys
-set_mutant_under_test("mutant_generation")
-os.makedirs("mutants", exist_ok=True)
-copy_src_dir()
-copy_also_copy_files()
-create_mutants(int(sys.argv[1]))
 """
 
 Say = Callable[[str], None]
@@ -144,17 +154,66 @@ def stage_workspace(workdir: Path) -> None:
     )
 
 
+def workspace_digest(workdir: Path) -> str:
+    """SHA-256 of every file of a staged workspace (names and bytes), mutmut's version,
+    Python's and the driver's text: the key of the workspace's stats in the cache."""
+    digest = hashlib.sha256()
+    for part in (mutmut_version(), sys.version, DRIVER.read_text(encoding="utf-8")):
+        digest.update(part.encode() + b"\0")
+    for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
+        relative = path.relative_to(workdir).as_posix()
+        if relative.startswith("mutants/") or relative == "mutmut.log":
+            continue
+        data = path.read_bytes()
+        digest.update(f"{relative}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+def restore_cached(workdir: Path, cache: Path, digest: str) -> tuple[bool, bool]:
+    """Put what the cache holds for ``digest`` in the workspace: whether it held the
+    generated mutants, and whether it held the stats."""
+    entry = cache / digest
+    if not (entry / "mutants").is_dir():
+        return False, False
+    shutil.copytree(entry / "mutants", workdir / "mutants")
+    stats = entry / STATS.name
+    if stats.is_file():
+        shutil.copyfile(stats, workdir / STATS)
+    return True, stats.is_file()
+
+
+def store_cached(workdir: Path, cache: Path, digest: str, *, stats: bool) -> None:
+    """Keep the workspace's generated mutants (``stats``: its stats file instead) in the
+    cache under ``digest``, dropping every other digest's entry."""
+    entry = cache / digest
+    entry.mkdir(parents=True, exist_ok=True)
+    if stats:
+        if (workdir / STATS).is_file():
+            partial = entry / (STATS.name + ".partial")
+            shutil.copyfile(workdir / STATS, partial)
+            partial.replace(entry / STATS.name)
+    else:
+        partial_dir = entry / "mutants.partial"
+        shutil.rmtree(partial_dir, ignore_errors=True)
+        shutil.copytree(workdir / "mutants", partial_dir)
+        partial_dir.replace(entry / "mutants")
+    for other in cache.iterdir():
+        if other.is_dir() and other.name != digest:
+            shutil.rmtree(other, ignore_errors=True)
+
+
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
-    # Derandomized Hypothesis (the root conftest's ``ci`` profile): the same examples for
-    # every mutant and every run, so a seed names a reproducible campaign.
-    env["HYPOTHESIS_PROFILE"] = "ci"
+    # Derandomized Hypothesis (the root conftest's ``mutation`` profile, ``ci`` without
+    # shrinking): the same examples for every mutant and every run, so a seed names a
+    # reproducible campaign.
+    env["HYPOTHESIS_PROFILE"] = "mutation"
     env.pop("MUTANT_UNDER_TEST", None)
     return env
 
 
-def _mutmut(workdir: Path, args: Sequence[str], log: Path) -> None:
-    command = [sys.executable, "-m", "mutmut", *args]
+def _driver(workdir: Path, args: Sequence[str], log: Path) -> None:
+    command = [sys.executable, str(DRIVER), *args]
     with log.open("ab") as out:
         done = subprocess.run(
             command, cwd=workdir, env=_environment(), stdout=out, stderr=subprocess.STDOUT
@@ -166,16 +225,7 @@ def _mutmut(workdir: Path, args: Sequence[str], log: Path) -> None:
 
 def generate(workdir: Path, children: int, log: Path) -> list[str]:
     """Write every mutant in the workspace; their names."""
-    with log.open("ab") as out:
-        done = subprocess.run(
-            [sys.executable, "-c", _GENERATE, str(children)],
-            cwd=workdir,
-            env=_environment(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    if done.returncode != 0:
-        raise MutationError(f"generating mutants failed (exit {done.returncode}); log {log}")
+    _driver(workdir, ["generate", str(children)], log)
     return sorted(read_results(workdir))
 
 
@@ -200,8 +250,13 @@ def run_campaign(
     shard: Shard | None = None,
     children: int | None = None,
     progress: Say | None = None,
+    cache: Path | None = DEFAULT_MUTATION_CACHE,
 ) -> Campaign:
-    """Stage, generate, select and run the mutants; the status of each one tried."""
+    """Stage, generate, select and run the mutants; the status of each one tried.
+
+    ``cache`` is where the generated mutants and the stats run are kept between campaigns
+    (``None``: neither read nor written).
+    """
     say = progress or (lambda _m: None)
     shard = shard or Shard()
     # Bad options are refused before the minute of mutant generation.
@@ -214,9 +269,17 @@ def run_campaign(
     children = children or os.cpu_count() or 1
     started = time.perf_counter()
     stage_workspace(workdir)
+    digest = workspace_digest(workdir)
     log = workdir / "mutmut.log"
     say(f"{tool}: generating mutants in {workdir}")
-    generated = generate(workdir, children, log)
+    have_mutants, cached = restore_cached(workdir, cache, digest) if cache else (False, False)
+    if have_mutants:
+        say(f"mutants{' and stats' if cached else ''} of these sources from {cache}")
+        generated = sorted(read_results(workdir))
+    else:
+        generated = generate(workdir, children, log)
+        if cache is not None:
+            store_cached(workdir, cache, digest, stats=False)
     selected = select_mutants(generated, modules=modules, sample=sample, seed=seed, shard=shard)
     say(f"{len(selected)} of {len(generated)} mutants selected; running (log {log})")
     if selected:
@@ -228,7 +291,10 @@ def run_campaign(
             if whole
             else selected
         )
-        _mutmut(workdir, ["run", f"--max-children={children}", *names], log)
+        trusted = ["--trusted-stats"] if cached else []
+        _driver(workdir, ["run", str(children), *trusted, *names], log)
+        if cache is not None and not cached:
+            store_cached(workdir, cache, digest, stats=True)
     results = read_results(workdir)
     statuses = {name: status_of(results.get(name)) for name in selected}
     return Campaign(

@@ -8,7 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +39,12 @@ def test_the_ci_profile_is_derandomized_with_no_load_dependent_checks() -> None:
     assert HealthCheck.too_slow in ci.suppress_health_check
     if os.environ.get("HYPOTHESIS_PROFILE") == "ci" or os.environ.get("CI"):
         assert settings.default is not None and settings.default.derandomize
+
+
+def test_the_mutation_profile_is_ci_without_shrinking() -> None:
+    ci, mutation = settings.get_profile("ci"), settings.get_profile("mutation")
+    assert mutation.derandomize and mutation.deadline is None
+    assert mutation.max_examples == ci.max_examples
+    assert HealthCheck.too_slow in mutation.suppress_health_check
+    assert Phase.shrink not in mutation.phases and Phase.explain not in mutation.phases
+    assert Phase.generate in mutation.phases and Phase.explicit in mutation.phases

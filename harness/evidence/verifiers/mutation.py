@@ -76,6 +76,7 @@ def _campaign(ctx: GateContext, params: Mapping[str, Any], children: int | None)
     sample = params.get("sample")
     return run_campaign(
         workdir=ctx.build_dir / "mutation",
+        cache=ctx.build_dir / "mutation-cache",
         sample=None if sample is None else int(sample),
         seed=int(params.get("seed", ctx.seed)),
         children=children,
