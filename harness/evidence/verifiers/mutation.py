@@ -1,7 +1,7 @@
 """Claim E1: every ``matter_core`` module kills at least 97 % of its non-equivalent mutants.
 
 The gate runs a seeded sample of the mutants (``sample`` and ``seed`` from the claim's
-fields, sized to finish in about ten minutes on a 2-core runner); ``matter-harness
+fields, sized to finish in a few minutes on a 2-core runner); ``matter-harness
 mutation`` runs the full campaign (``just mutation``) and records its evidence for E1 the
 same way. Either way the score per module is in the record's figures, with the
 surviving mutants by name, so a failure says which test is missing.
