@@ -9,7 +9,9 @@ seam coverage is measured, and the versions of Python, wasmtime, componentize-py
 cryptography. With ``--reuse``, a claim whose key equals that of a passing (or
 not-applicable) record of an earlier gate run in the same ledger gets a new record that
 repeats that verdict and names the record it came from (``figures["reused"]``); anything
-else runs. Failures, errors and skips are never reused: a red claim always runs again.
+else runs. A gated claim's failure, an error and a skip are never reused: they always run
+again; a claim that does not gate (E1 today) repeats its failure too, since it cannot
+change the gate's outcome.
 
 This is a cache, as a build system caches test results: it trusts the ledger as much as
 the sources. A component the project builds is named, not hashed: its bytes follow from
@@ -48,6 +50,10 @@ SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist"})
 
 #: Verdicts a later run may repeat: a failure or an error always runs again.
 REUSABLE_VERDICTS = frozenset({"pass", "not-applicable"})
+#: A claim that does not gate cannot change the gate's outcome, so its failure with the
+#: same inputs is repeated too (a seeded campaign gives the same verdict again); an error
+#: (the verifier could not reach a verdict) or a skip always runs again.
+NON_GATING_REUSABLE = REUSABLE_VERDICTS | {"fail"}
 
 
 def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
@@ -115,12 +121,15 @@ def reuse_key(claim: Claim, base: ReuseBase, *, run_last: bool = False) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reusable_records(records: Iterable[Record]) -> dict[str, Record]:
-    """The latest reusable gate record per reuse key (campaign records have none)."""
+def reusable_records(
+    records: Iterable[Record], verdicts: Collection[str] = REUSABLE_VERDICTS
+) -> dict[str, Record]:
+    """The latest gate record per reuse key whose verdict is one of ``verdicts``
+    (campaign records have no key)."""
     found: dict[str, Record] = {}
     for record in records:
         key = record.inputs.get(REUSE_INPUT)
-        if key is not None and record.verdict in REUSABLE_VERDICTS:
+        if key is not None and record.verdict in verdicts:
             found[key] = record
     return found
 
@@ -188,13 +197,20 @@ def plan_reuse(
     measure_coverage: bool,
     run_last: Collection[str],
 ) -> dict[str, Record]:
-    """The earlier record each claim can repeat (claims without one run).
+    """The earlier record each claim can repeat (claims without one run): a passing or
+    not-applicable one, or for a claim that does not gate also a failing one.
 
     Seam coverage is measured over the whole run: when a claim measuring it must run
     again, nothing is reused, so that it measures every claim's seam crossings.
     """
-    index = reusable_records(records)
-    found = {c.id: index[keys[c.id]] for c in claims if keys[c.id] in index}
+    records = list(records)
+    gating = reusable_records(records)
+    other = reusable_records(records, NON_GATING_REUSABLE)
+    found = {}
+    for c in claims:
+        index = gating if c.gates_ci else other
+        if keys[c.id] in index:
+            found[c.id] = index[keys[c.id]]
     must_measure = [
         c for c in claims if c.verifier in run_last and c.id not in found and measure_coverage
     ]

@@ -177,3 +177,13 @@ def test_installed_generated_and_hidden_files_are_not_sources(tmp_path: Path) ->
     assert [p.relative_to(tmp_path).as_posix() for p in source_files(tmp_path)] == [
         "components/core/app.py"
     ]
+
+
+def test_a_failure_of_a_claim_that_does_not_gate_is_repeated(tmp_path: Path) -> None:
+    directory = trace_dir(tmp_path, claim("A1", "failing", gated=False), claim("A2", "passing"))
+    gate(tmp_path, directory)
+    second = gate(tmp_path, directory)
+    assert CALLS["fail"] == 1 and CALLS["pass"] == 1
+    assert second.exit_code == 0
+    [record] = [r for r in run_records(second) if r.claim == "A1"]
+    assert record.verdict == "fail" and "reused" in record.figures
