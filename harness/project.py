@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,24 @@ def atomic_write(
                 os.unlink(tmp)
 
 
+def files_digest(root: Path, paths: Iterable[Path], *, salt: Iterable[str] = ()) -> str:
+    """SHA-256 over ``salt`` and, for each of ``paths`` in the order given, its path
+    relative to ``root`` and its bytes (each length-prefixed): any edit, addition,
+    removal or rename changes it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in salt:
+        encoded = part.encode()
+        digest.update(len(encoded).to_bytes(8, "big") + encoded)
+    for path in paths:
+        name = path.relative_to(root).as_posix().encode()
+        data = path.read_bytes()
+        digest.update(len(name).to_bytes(4, "big") + name)
+        digest.update(len(data).to_bytes(8, "big") + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path | str) -> str:
     """The SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
     import hashlib
@@ -163,6 +181,7 @@ __all__ = [
     "atomic_write",
     "display_path",
     "file_sha256",
+    "files_digest",
     "load_toml",
     "user_config_dir",
 ]

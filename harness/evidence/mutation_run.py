@@ -25,7 +25,6 @@ digest, hence a new generation and a new stats run. The mutants are kept as gene
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -48,7 +47,7 @@ from harness.evidence.mutation import (
     stale_equivalents,
     status_of,
 )
-from harness.project import COMPONENTS_DIR, DEFAULT_BUILD_DIR, PROJECT_ROOT
+from harness.project import COMPONENTS_DIR, DEFAULT_BUILD_DIR, PROJECT_ROOT, files_digest
 
 #: Where the staged workspace goes by default.
 DEFAULT_MUTATION_WORKDIR = DEFAULT_BUILD_DIR / "mutation"
@@ -157,16 +156,14 @@ def stage_workspace(workdir: Path) -> None:
 def workspace_digest(workdir: Path) -> str:
     """SHA-256 of every file of a staged workspace (names and bytes), mutmut's version,
     Python's and the driver's text: the key of the workspace's stats in the cache."""
-    digest = hashlib.sha256()
-    for part in (mutmut_version(), sys.version, DRIVER.read_text(encoding="utf-8")):
-        digest.update(part.encode() + b"\0")
-    for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
-        relative = path.relative_to(workdir).as_posix()
-        if relative.startswith("mutants/") or relative == "mutmut.log":
-            continue
-        data = path.read_bytes()
-        digest.update(f"{relative}\0{len(data)}\0".encode() + data)
-    return digest.hexdigest()
+    relative = {p.relative_to(workdir).as_posix(): p for p in workdir.rglob("*") if p.is_file()}
+    staged = [
+        relative[name]
+        for name in sorted(relative)
+        if not name.startswith("mutants/") and name != "mutmut.log"
+    ]
+    salt = (mutmut_version(), sys.version, DRIVER.read_text(encoding="utf-8"))
+    return files_digest(workdir, staged, salt=salt)
 
 
 def restore_cached(workdir: Path, cache: Path, digest: str) -> tuple[bool, bool]:

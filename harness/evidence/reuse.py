@@ -35,7 +35,7 @@ from typing import Any
 from harness.evidence.context import GateContext
 from harness.evidence.ledger import Record
 from harness.evidence.traceability import VerificationClaim as Claim
-from harness.project import PROJECT_ROOT, file_sha256
+from harness.project import PROJECT_ROOT, file_sha256, files_digest
 from harness.supply import SupplyChain
 
 #: The record input that holds a claim's reuse key.
@@ -75,13 +75,7 @@ def source_files(root: Path = PROJECT_ROOT) -> list[Path]:
 def source_digest(root: Path = PROJECT_ROOT) -> str:
     """SHA-256 over the relative path and the bytes of every source file: any edit,
     addition, removal or rename changes it."""
-    digest = hashlib.sha256()
-    for path in source_files(root):
-        name = path.relative_to(root).as_posix().encode()
-        data = path.read_bytes()
-        digest.update(len(name).to_bytes(4, "big") + name)
-        digest.update(len(data).to_bytes(8, "big") + hashlib.sha256(data).digest())
-    return digest.hexdigest()
+    return files_digest(root, source_files(root))
 
 
 @dataclass(frozen=True)
